@@ -1,0 +1,5 @@
+"""Allow ``python -m chainsleuth``."""
+
+from chainsleuth.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Teach: courses and graded exercises for law enforcement, generated from simulated worlds."""

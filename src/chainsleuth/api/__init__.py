@@ -1,0 +1,1 @@
+"""HTTP routers (FastAPI) over each capability's Python API."""

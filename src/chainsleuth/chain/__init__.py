@@ -1,0 +1,1 @@
+"""Blockchain analytics over the chain store: clustering, tracing, exposure and path search."""

@@ -1,0 +1,1 @@
+"""The ``chainsleuth`` command line: one command group per capability."""

@@ -1,0 +1,64 @@
+"""Entry point of the ``chainsleuth`` command: assembles one command group per capability."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from chainsleuth import __version__
+from chainsleuth.cli.console import console
+from chainsleuth.cli.errors import exit_code_for
+from chainsleuth.errors import ChainsleuthError
+
+app = typer.Typer(
+    name="chainsleuth",
+    help=(
+        "Financial-crime platform for crypto exchanges: watch flows, investigate chains, act on accounts, "
+        "answer law-enforcement requests, train investigators, protect personal data."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_groups() -> None:
+    # Imported here so that `chainsleuth --help` stays fast and a broken optional group names itself clearly.
+    from chainsleuth.cli import config_cmd, serve_cmd, store_cmd, world_cmd
+
+    app.add_typer(world_cmd.app, name="world")
+    app.add_typer(store_cmd.app, name="db")
+    app.add_typer(config_cmd.app, name="config")
+    app.add_typer(config_cmd.keys_app, name="keys")
+    app.command("serve")(serve_cmd.serve)
+    app.command("demo")(serve_cmd.demo)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the chainsleuth version."""
+    typer.echo(__version__)
+
+
+_register_groups()
+
+
+def main() -> None:
+    """Run the CLI, turning chainsleuth errors into a clear message and a meaningful exit code."""
+    try:
+        app(standalone_mode=False)
+    except ChainsleuthError as error:
+        console.print(f"[bold red]error:[/] {error}")
+        sys.exit(exit_code_for(error))
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("[yellow]aborted[/]")
+        sys.exit(130)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except Exception as click_error:  # click's usage errors carry their own exit code
+        import click
+
+        if isinstance(click_error, click.ClickException):
+            click_error.show()
+            sys.exit(click_error.exit_code)
+        raise

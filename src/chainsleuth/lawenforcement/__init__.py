@@ -1,0 +1,1 @@
+"""Cooperate: agencies, officers, law-enforcement requests, matching and minimum-necessary disclosure."""

@@ -1,0 +1,1 @@
+"""Watch: transaction monitoring rules, features, models and trigger warnings (alerts)."""

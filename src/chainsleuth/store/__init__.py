@@ -1,0 +1,1 @@
+"""Stores: the relational store (SQLAlchemy + Alembic) and the columnar chain store (Parquet + DuckDB)."""

@@ -1,0 +1,1 @@
+"""World simulator: a deterministic universe of chains, our exchange, its customers and criminals, with ground truth."""
