@@ -114,9 +114,7 @@ class Settings(BaseSettings):
             return
         problems = self.uses_default_secrets()
         if problems:
-            raise ConfigurationError(
-                "refusing to start outside demo mode with default secrets: " + "; ".join(problems)
-            )
+            raise ConfigurationError("refusing to start outside demo mode with default secrets: " + "; ".join(problems))
 
 
 @lru_cache(maxsize=1)

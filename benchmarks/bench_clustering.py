@@ -1,0 +1,178 @@
+"""Benchmark of address clustering against the practical floor and plain-Python baselines, in one run.
+
+Synthetic UTXO data with ``--transfers`` inputs (spent outputs) is generated in numpy (bounded memory: a few
+arrays of that length): wallets own runs of consecutive address ids, each transaction spends 1-20 inputs of one
+wallet (geometric, mean about 2) and pays a random address plus change; 1 % of transactions are CoinJoin-shaped
+(5 participants, 5 equal outputs). For each size the table shows, measured in the same process:
+
+* ``scipy cc``: ``scipy.sparse.csgraph.connected_components`` on the multi-input edge list (COO → components,
+  undirected) — the practical floor the issue names;
+* ``clustering (kernel)``: our multi-input clustering from the input arrays: building the edge list
+  (``group_edges``) + components + smallest-address cluster ids. The ratio to ``scipy cc`` must be ≤ 1.5;
+* ``clustering (pipeline)``: the same plus CoinJoin detection over inputs and outputs (``utxo_edges``);
+* ``incremental +10 %``: applying the last 10 % of transactions to the mapping of the first 90 %;
+* ``python union-find`` and ``networkx``: the same edge list in plain Python (path halving) and in networkx
+  (``Graph.add_edges_from`` + ``connected_components``); networkx is skipped above ``--networkx-max`` edges
+  because its graph needs several GB there.
+
+Run: ``python benchmarks/bench_clustering.py --transfers 1000000 10000000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from chainsleuth.chain.clustering.engine import utxo_edges
+from chainsleuth.chain.clustering.kernel import apply_edges, components, group_edges, python_union_find
+from chainsleuth.chain.clustering.view import UtxoView
+
+Arrays = dict[str, np.ndarray[Any, Any]]
+
+
+def synthetic(transfers: int, seed: int = 1) -> tuple[Arrays, int]:
+    """Inputs and outputs of about ``transfers`` inputs, sorted by transaction id, and the address count."""
+    rng = np.random.default_rng(seed)
+    wallet_sizes = rng.geometric(0.25, size=max(1, transfers // 6)).astype(np.int64)
+    wallet_start = np.concatenate(([0], np.cumsum(wallet_sizes)[:-1]))
+    n_wallet_addresses = int(wallet_sizes.sum())
+    n_addresses = n_wallet_addresses + transfers // 4  # plus payees outside any wallet
+    per_tx = np.minimum(rng.geometric(0.5, size=transfers), 20).astype(np.int64)
+    per_tx = per_tx[np.cumsum(per_tx) <= transfers]
+    n_tx = len(per_tx)
+    coinjoin = rng.random(n_tx) < 0.01
+    per_tx[coinjoin] = 5
+    in_tx = np.repeat(np.arange(n_tx, dtype=np.int64), per_tx)
+    wallet = rng.integers(0, len(wallet_sizes), size=n_tx)
+    in_wallet = np.repeat(wallet, per_tx)
+    in_address = wallet_start[in_wallet] + rng.integers(0, 1 << 30, size=len(in_tx)) % wallet_sizes[in_wallet]
+    # CoinJoin participants: each input from a different random wallet
+    cj_rows = np.repeat(coinjoin, per_tx)
+    other = rng.integers(0, len(wallet_sizes), size=int(cj_rows.sum()))
+    in_address[cj_rows] = wallet_start[other]
+    in_value = rng.integers(10_000, 10**8, size=len(in_tx))
+    # outputs: payment + change, or 5 equal outputs for CoinJoins
+    n_out = np.where(coinjoin, 5, 2)
+    out_tx = np.repeat(np.arange(n_tx, dtype=np.int64), n_out)
+    out_address = rng.integers(0, n_addresses, size=len(out_tx))
+    out_value = rng.integers(10_000, 10**8, size=len(out_tx))
+    out_value[np.repeat(coinjoin, n_out)] = 1_000_000
+    arrays = {
+        "in_tx": in_tx,
+        "in_address": in_address.astype(np.int64),
+        "in_value": in_value,
+        "out_tx": out_tx,
+        "out_address": out_address.astype(np.int64),
+        "out_value": out_value,
+    }
+    return arrays, n_addresses
+
+
+def timed(function: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Median wall time of ``repeats`` calls (after a collection), and the last result."""
+    times: list[float] = []
+    result: Any = None
+    for _ in range(repeats):
+        gc.collect()
+        started = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def scipy_floor(n: int, src: np.ndarray[Any, Any], dst: np.ndarray[Any, Any]) -> Any:
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    graph = sp.coo_array((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
+    return connected_components(graph, directed=False)
+
+
+def networkx_components(n: int, src: np.ndarray[Any, Any], dst: np.ndarray[Any, Any]) -> int:
+    import networkx as nx
+
+    graph = nx.Graph()
+    graph.add_nodes_from(range(n))
+    graph.add_edges_from(zip(src.tolist(), dst.tolist(), strict=True))
+    return sum(1 for _ in nx.connected_components(graph))
+
+
+def run(transfers: int, repeats: int, networkx_max: int, python_max: int) -> list[tuple[str, float, str]]:
+    data, n = synthetic(transfers)
+    rows: list[tuple[str, float, str]] = []
+    src, dst = group_edges(data["in_tx"], data["in_address"])
+    print(
+        f"\n{len(data['in_tx']):,} inputs (transfers), {len(data['out_tx']):,} outputs, "
+        f"{int(data['in_tx'][-1]) + 1:,} transactions, {n:,} addresses, {len(src):,} edges"
+    )
+
+    floor, (count, _) = timed(lambda: scipy_floor(n, src, dst), repeats)
+    rows.append(("scipy cc (floor)", floor, f"{count:,} components"))
+
+    def kernel() -> np.ndarray[Any, Any]:
+        s, d = group_edges(data["in_tx"], data["in_address"])
+        return components(n, s, d)
+
+    seconds, labels = timed(kernel, repeats)
+    rows.append(("clustering (kernel)", seconds, f"ratio {seconds / floor:.2f}x vs scipy cc"))
+
+    view = UtxoView.from_arrays(n_addresses=n, **data)
+
+    def pipeline() -> tuple[np.ndarray[Any, Any], int]:
+        edges = utxo_edges(view)
+        return apply_edges(None, n, edges.src, edges.dst), edges.counts["coinjoins"]
+
+    seconds, (_, coinjoins) = timed(pipeline, repeats)
+    rows.append(("clustering (pipeline)", seconds, f"ratio {seconds / floor:.2f}x; {coinjoins:,} CoinJoins"))
+
+    cut_tx = int(data["in_tx"][-1] * 0.9)
+    cut = int(np.searchsorted(data["in_tx"], cut_tx))
+    first = components(n, *group_edges(data["in_tx"][:cut], data["in_address"][:cut]))
+
+    def incremental() -> np.ndarray[Any, Any]:
+        s, d = group_edges(data["in_tx"][cut:], data["in_address"][cut:])
+        return apply_edges(first, n, s, d)
+
+    seconds, updated = timed(incremental, repeats)
+    same = bool(np.array_equal(updated, labels))
+    rows.append(("incremental +10 %", seconds, f"equals from scratch: {same}"))
+
+    if len(src) <= python_max:
+        seconds, reference = timed(lambda: python_union_find(n, src, dst), 1)
+        same = bool(np.array_equal(np.asarray(reference), labels))
+        rows.append(("python union-find", seconds, f"ours {seconds / rows[1][1]:.0f}x faster; equal: {same}"))
+    else:
+        rows.append(("python union-find", float("nan"), f"skipped (> {python_max:,} edges)"))
+    if len(src) <= networkx_max:
+        seconds, count_nx = timed(lambda: networkx_components(n, src, dst), 1)
+        rows.append(("networkx", seconds, f"ours {seconds / rows[1][1]:.0f}x faster; {count_nx:,} components"))
+    else:
+        rows.append(("networkx", float("nan"), f"skipped (> {networkx_max:,} edges, memory)"))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--transfers", type=float, nargs="+", default=[1e6, 1e7])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--networkx-max", type=float, default=3e6, help="largest edge list for networkx")
+    parser.add_argument("--python-max", type=float, default=2e7, help="largest edge list for python UF")
+    args = parser.parse_args()
+    for transfers in args.transfers:
+        rows = run(int(transfers), args.repeats, int(args.networkx_max), int(args.python_max))
+        print(f"{'measure':<24}{'seconds':>10}  notes")
+        for name, seconds, note in rows:
+            print(f"{name:<24}{seconds:>10.3f}  {note}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"\npeak RSS {peak:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()

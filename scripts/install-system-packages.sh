@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install the system packages chainsleuth's tests and demo need, only when missing.
+# Idempotent and non-interactive; run as root (or with sudo). Extend PACKAGES as other components need more.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+# package name -> a file that proves it is installed
+declare -A PROVIDES=(
+  [postgresql]="/usr/lib/postgresql/*/bin/initdb"
+)
+PACKAGES=(postgresql)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  # shellcheck disable=SC2086  # the glob must expand
+  if ! compgen -G ${PROVIDES[$package]} >/dev/null; then
+    missing+=("$package")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages already installed: ${PACKAGES[*]}"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+
+echo "installing: ${missing[*]}"
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

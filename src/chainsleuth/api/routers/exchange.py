@@ -1,0 +1,56 @@
+"""The exchange's books over HTTP: customers (no personal data), accounts, balances and ledgers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+
+from chainsleuth.api.deps import STAFF_ROLES, Principal, get_session, require_roles
+from chainsleuth.store import exchange_read
+from chainsleuth.store.exchange_read import CustomerOverview, CustomerSummary, LedgerEventView, Page
+
+router = APIRouter(prefix="/api/exchange", tags=["exchange"])
+Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+DbSession = Annotated[Session, Depends(get_session)]
+
+
+@router.get("/customers", response_model=Page[CustomerSummary], summary="List customers")
+def list_customers(
+    _: Staff,
+    session: DbSession,
+    risk_rating: Annotated[str | None, Query(pattern="^(low|medium|high)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(active|dormant|closed)$")] = None,
+    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    limit: Annotated[int, Query(ge=1, le=exchange_read.MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[CustomerSummary]:
+    """Customers with their risk profile. Names, contact and identity data are never part of this view."""
+    return exchange_read.list_customers(
+        session, risk_rating=risk_rating, status=status, country=country, limit=limit, offset=offset
+    )
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerOverview, summary="One customer")
+def customer(customer_id: str, _: Staff, session: DbSession) -> CustomerOverview:
+    """Profile without personal data, accounts with balances and deposit addresses, activity counts."""
+    return exchange_read.customer_overview(session, customer_id)
+
+
+@router.get("/accounts/{account_id}/events", response_model=Page[LedgerEventView], summary="An account's ledger")
+def account_events(
+    account_id: str,
+    _: Staff,
+    session: DbSession,
+    event_type: Annotated[str | None, Query()] = None,
+    since: Annotated[datetime | None, Query()] = None,
+    until: Annotated[datetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=exchange_read.MAX_PAGE)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[LedgerEventView]:
+    """Ledger events of the account (and internal transfers into it), newest first."""
+    return exchange_read.account_events(
+        session, account_id, event_type=event_type, since=since, until=until, limit=limit, offset=offset
+    )

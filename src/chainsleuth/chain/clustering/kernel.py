@@ -1,0 +1,221 @@
+"""Numpy kernels of address clustering: edge lists, connected components, stable cluster ids.
+
+Every heuristic in this package reduces to an *edge list* ``(src, dst)`` of dense address ids meaning "same
+owner". Clustering is the transitive closure of those edges, which
+:func:`scipy.sparse.csgraph.connected_components`
+computes in C in O(addresses + edges); everything here is plain vectorised numpy around that one call, so the
+whole pipeline stays within a small constant of the practical floor (see ``benchmarks/bench_clustering.py``).
+
+Cluster ids are *the smallest address id in the cluster*. Dense address ids are handed out in order of first
+appearance and never change, so the smallest id is the address seen first: a cluster keeps its id when it
+grows,
+and when two clusters merge the result carries the id of the one that appeared first (the older one). Because
+the minimum does not depend on the order in which edges arrive, clustering in increments gives exactly the
+same
+ids as clustering everything at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+Int64Array = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def as_int64(values: npt.ArrayLike) -> Int64Array:
+    """``values`` as a contiguous int64 array (no copy when it already is one)."""
+    return np.ascontiguousarray(values, dtype=np.int64)
+
+
+def group_starts(group_ids: Int64Array) -> Int64Array:
+    """Positions where a new group starts in an array sorted (or at least grouped) by group id."""
+    if len(group_ids) == 0:
+        return np.empty(0, dtype=np.int64)
+    change = np.flatnonzero(group_ids[1:] != group_ids[:-1]) + 1
+    return np.concatenate((np.zeros(1, dtype=np.int64), change.astype(np.int64)))
+
+
+def group_counts(group_ids: Int64Array) -> tuple[Int64Array, Int64Array]:
+    """Distinct ids and their row counts of a grouped array, in O(n) (``np.unique`` would sort)."""
+    starts = group_starts(group_ids)
+    counts = np.diff(np.append(starts, len(group_ids))).astype(np.int64)
+    return group_ids[starts], counts
+
+
+def rows_in_groups(group_ids: Int64Array, wanted: Int64Array) -> BoolArray:
+    """Which rows of a grouped array belong to a group in ``wanted`` (one lookup per group, not per row)."""
+    if len(group_ids) == 0 or len(wanted) == 0:
+        return np.zeros(len(group_ids), dtype=bool)
+    ids, counts = group_counts(group_ids)
+    result: BoolArray = np.repeat(np.isin(ids, wanted), counts)
+    return result
+
+
+def sorted_intersection(a: Int64Array, b: Int64Array) -> Int64Array:
+    """Values in both sorted, duplicate-free arrays (a binary search per element of ``a``, no re-sort)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.empty(0, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    result: Int64Array = a[b[pos] == a]
+    return result
+
+
+def group_edges(group_ids: Int64Array, address_ids: Int64Array) -> tuple[Int64Array, Int64Array]:
+    """Edges joining the addresses of each group (e.g. the inputs of one transaction) into one component.
+
+    ``group_ids`` must be grouped (inputs sorted by transaction id). Each row is joined to the row before it when
+    both belong to the same group: a *path* through the group, n-1 edges like a star around the first input but
+    built with one comparison of neighbouring rows instead of gathering every group's first address, which
+    makes this the cheapest step of clustering. Self-loops (the same address spent twice in a row) and rows with
+    no address (``-1``, dropped before pairing so that they do not break a path) carry no information.
+    """
+    groups = as_int64(group_ids)
+    addresses = as_int64(address_ids)
+    if len(groups) != len(addresses):
+        raise ValueError("group_ids and address_ids must have the same length")
+    if len(addresses) and int(addresses.min()) < 0:
+        valid = addresses >= 0
+        groups, addresses = groups[valid], addresses[valid]
+    if len(groups) < 2:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    keep = groups[1:] == groups[:-1]
+    keep &= addresses[1:] != addresses[:-1]
+    return addresses[1:][keep], addresses[:-1][keep]
+
+
+def components(n_nodes: int, src: Int64Array, dst: Int64Array) -> Int64Array:
+    """For every node ``0..n_nodes-1``, the smallest node id of its connected component.
+
+    Most addresses of a chain never share a multi-input transaction with another one, so the graph handed to
+    scipy holds only the nodes that touch an edge, renumbered densely in id order (which keeps "smallest id"
+    meaningful); every other node is its own singleton cluster. On real chains that halves the nodes scipy walks.
+    """
+    if n_nodes == 0:
+        return np.empty(0, dtype=np.int64)
+    result = np.arange(n_nodes, dtype=np.int64)
+    if len(src) == 0:
+        return result
+    a, b = as_int64(src), as_int64(dst)
+    present = np.zeros(n_nodes, dtype=bool)
+    present[a] = True
+    present[b] = True
+    nodes = np.flatnonzero(present)
+    k = len(nodes)
+    if k < n_nodes:
+        dense = np.empty(n_nodes, dtype=np.int64)
+        dense[nodes] = np.arange(k, dtype=np.int64)
+        a, b = dense[a], dense[b]
+    # Duplicate edges and unsorted rows do not change components, so the COO → CSR conversion may skip its
+    # duplicate-summing sort (the costliest step of building the graph): declare the COO canonical.
+    graph = sp.coo_array((np.ones(len(a), dtype=np.float64), (a, b)), shape=(k, k))
+    graph.has_canonical_format = True
+    count, labels = connected_components(graph.tocsr(), directed=False)
+    smallest = np.full(count, k, dtype=np.int64)
+    np.minimum.at(smallest, labels, np.arange(k, dtype=np.int64))
+    result[nodes] = nodes[smallest[labels]]
+    return result
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Clusters that existed before an update and were joined by it (``absorbed`` now carry ``into``'s id)."""
+
+    into: Int64Array
+    absorbed: Int64Array
+    into_size_before: Int64Array
+    absorbed_size_before: Int64Array
+
+    def __len__(self) -> int:
+        return len(self.into)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How a new clustering relates to the previous one (for the merge log and the super-cluster warning).
+
+    ``largest_before[c]`` is the size of the biggest previous cluster that went into new cluster ``c`` (1 for
+    clusters made only of new addresses); ``splits`` counts previous clusters now spread over several clusters
+    (only possible when a look-ahead heuristic withdrew a link).
+    """
+
+    merges: Merge
+    largest_before: Int64Array
+    splits: int
+
+
+def apply_edges(previous: Int64Array | None, n_addresses: int, src: Int64Array, dst: Int64Array) -> Int64Array:
+    """Extend ``previous`` (cluster id per address, or None) to ``n_addresses`` and union the new edges.
+
+    Only the new edges and one relabelling pass over the mapping are processed: each old cluster enters the
+    graph
+    as its id (its smallest address, itself a node), so the graph has ``n_addresses`` nodes and ``len(src)``
+    edges whatever the history was, and the result equals clustering all edges ever seen at once.
+    """
+    old = np.empty(0, dtype=np.int64) if previous is None else as_int64(previous)
+    if len(old) > n_addresses:
+        raise ValueError("the address count went down: the chain was rolled back, recluster from scratch")
+    if len(old) == 0:
+        return components(n_addresses, as_int64(src), as_int64(dst))
+    root = np.concatenate((old, np.arange(len(old), n_addresses, dtype=np.int64)))
+    a, b = root[as_int64(src)], root[as_int64(dst)]
+    keep = a != b
+    if not keep.any():
+        return root
+    new_root = components(n_addresses, a[keep], b[keep])
+    result: Int64Array = new_root[root]
+    return result
+
+
+def compare_clusterings(previous: Int64Array | None, current: Int64Array) -> Comparison:
+    """Merges, splits and pre-merge sizes between two mappings (``current`` may cover more addresses)."""
+    n = len(current)
+    old = np.empty(0, dtype=np.int64) if previous is None else as_int64(previous)
+    m = min(len(old), n)
+    old, now = old[:m], current[:m]
+    old_sizes = np.bincount(old, minlength=n).astype(np.int64) if m else np.zeros(n, dtype=np.int64)
+    largest = np.ones(n, dtype=np.int64)
+    if m:
+        np.maximum.at(largest, now, old_sizes[old])
+    old_roots = np.flatnonzero(old == np.arange(m, dtype=np.int64))
+    moved = old_roots[now[old_roots] != old_roots]
+    into = now[moved]
+    merges = Merge(into, moved, old_sizes[into], old_sizes[moved])
+    splits = 0
+    if m:
+        pairs = np.unique(old * n + now)
+        splits = int(np.count_nonzero(np.bincount(pairs // n, minlength=n) > 1))
+    return Comparison(merges, largest, splits)
+
+
+def python_union_find(n_nodes: int, src: Int64Array, dst: Int64Array) -> list[int]:
+    """Reference union-find in plain Python (path halving, union by smaller id): the benchmark's baseline.
+
+    Returns the smallest node id of each node's component, the same convention as :func:`components`, so tests
+    can compare the two.
+    """
+    parent = list(range(n_nodes))
+    for x, y in zip(src.tolist(), dst.tolist(), strict=True):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        while parent[y] != y:
+            parent[y] = parent[parent[y]]
+            y = parent[y]
+        if x < y:
+            parent[y] = x
+        elif y < x:
+            parent[x] = y
+    result = [0] * n_nodes
+    for node in range(n_nodes):
+        x = node
+        while parent[x] != x:
+            x = parent[x]
+        result[node] = x
+    return result

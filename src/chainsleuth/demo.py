@@ -1,0 +1,159 @@
+"""The demo pipeline: a generated world, ingested into both stores, with seeded users, ready to serve.
+
+This sits at the end of the data flow (like the web layer) because it drives every capability in order:
+world -> ingest (ledger, chains) -> stores -> analytics. Each later capability adds its step here, so the demo always
+shows everything the product can do, on the same code paths a real deployment uses.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.progress import Progress, TaskID
+
+from chainsleuth.config import Settings
+from chainsleuth.errors import ConflictError
+from chainsleuth.ingest.etl import IngestReport, ingest_world_chains
+from chainsleuth.ingest.etl_common import IngestProgress
+from chainsleuth.ingest.ledger import LoadReport, load_exchange
+from chainsleuth.privacy.keyfile import create_key_file
+from chainsleuth.store.chainstore import ChainStore
+from chainsleuth.store.db import create_engine_for, session_scope
+from chainsleuth.store.migrate import upgrade_to_head
+from chainsleuth.store.users import seed_demo_users
+from chainsleuth.world.config import WorldConfig
+
+WORLD_SUBDIR = "world"
+
+
+@dataclass
+class DemoReport:
+    """What the demo prepared, for the summary it prints."""
+
+    world_dir: Path
+    world: dict[str, Any]
+    generated: bool
+    ledger: LoadReport
+    chains: IngestReport
+    chain_stats: dict[str, dict[str, Any]]
+    database_url: str
+    users: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        counts = self.world.get("counts", {})
+        rows = [
+            ("world", f"{self.world_dir} ({'generated now' if self.generated else 'reused'})"),
+            ("seed / size", f"{self.world.get('seed')} / {self.world.get('size')}"),
+            ("customers", f"{counts.get('customers', '?'):,}" if counts.get("customers") else "?"),
+            ("ledger rows loaded now", f"{self.ledger.rows_inserted:,}"),
+            ("database", self.database_url),
+        ]
+        for chain, stats in sorted(self.chain_stats.items()):
+            rows.append(
+                (
+                    f"{chain} chain",
+                    f"blocks {stats['first_block']}..{stats['height']}, "
+                    f"{stats['rows'].get('transactions', 0):,} transactions, {stats['addresses']:,} addresses",
+                )
+            )
+        return rows
+
+
+class _RichTasks:
+    """Adapts the stores' progress callbacks to one rich progress bar with a task per stage."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def update(self, label: str, done: int, total: int | None) -> None:
+        if self.progress is None:
+            return
+        if label not in self.tasks:
+            self.tasks[label] = self.progress.add_task(label, total=total)
+        self.progress.update(self.tasks[label], completed=done, total=total)
+
+    def ledger(self) -> Callable[[str, int, int], None]:
+        return lambda table, done, total: self.update(f"load {table}", done, total)
+
+    def chains(self) -> Callable[[IngestProgress], None]:
+        def _update(state: IngestProgress) -> None:
+            total = None if state.target_block is None else state.target_block - state.start_block + 1
+            self.update(f"ingest {state.chain}", state.height - state.start_block + 1, total)
+
+        return _update
+
+
+def _read_manifest(world_dir: Path) -> dict[str, Any] | None:
+    manifest = world_dir / "manifest.json"
+    if not manifest.is_file():
+        return None
+    data: dict[str, Any] = json.loads(manifest.read_text())
+    return data
+
+
+def reset_demo_data(data_dir: Path) -> None:
+    """Remove what the demo created under ``data_dir`` (only the demo's own files, never the directory itself)."""
+    for name in (WORLD_SUBDIR, "chain"):
+        shutil.rmtree(data_dir / name, ignore_errors=True)
+    for path in data_dir.glob("chainsleuth.db*"):
+        path.unlink()
+
+
+def prepare_demo(
+    settings: Settings, *, size: str, seed: int, regenerate: bool = False, progress: Progress | None = None
+) -> DemoReport:
+    """Generate (or reuse) the world under the data directory, load it, and seed the demo users."""
+    from chainsleuth.world import generate_world
+
+    data_dir = settings.data_dir
+    if regenerate:
+        reset_demo_data(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.resolved_key_file.exists():
+        create_key_file(settings.resolved_key_file)
+    tasks = _RichTasks(progress)
+
+    world_dir = data_dir / WORLD_SUBDIR
+    config = WorldConfig.from_size(size, seed=seed)
+    manifest = _read_manifest(world_dir)
+    generated = False
+    if manifest is None:
+        if world_dir.exists():
+            shutil.rmtree(world_dir)  # an interrupted generation: start it again
+        generate_world(config, world_dir, progress=lambda done, total: tasks.update("generate world", done, total))
+        manifest = _read_manifest(world_dir) or {}
+        generated = True
+    elif (manifest.get("seed"), manifest.get("transfers")) != (config.seed, config.transfers):
+        raise ConflictError(
+            "the demo data directory holds a different world; run again with --regenerate to replace it",
+            data_dir=str(data_dir),
+            existing_seed=manifest.get("seed"),
+            requested_seed=seed,
+        )
+
+    engine = create_engine_for(settings.resolved_database_url)
+    try:
+        upgrade_to_head(engine)
+        ledger = load_exchange(world_dir, engine, tasks.ledger())
+        store = ChainStore(settings.chain_dir)
+        chains = ingest_world_chains(world_dir, store, tasks.chains())
+        with session_scope(engine) as session:
+            users = [(name, password, role.value) for name, password, role in seed_demo_users(session)]
+    finally:
+        engine.dispose()
+    return DemoReport(
+        world_dir=world_dir,
+        world=manifest,
+        generated=generated,
+        ledger=ledger,
+        chains=chains,
+        chain_stats=store.stats(),
+        database_url=settings.resolved_database_url,
+        users=users,
+    )

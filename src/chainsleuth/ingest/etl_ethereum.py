@@ -1,0 +1,241 @@
+# mypy: disable-error-code="attr-defined,no-untyped-call"
+# (pyarrow ships partial type stubs: compute, dataset and parquet functions are untyped or unexported.)
+"""ethereum-etl batch → chain store tables (``blocks``, ``transactions``, ``transfers``).
+
+``transfers`` is the table the analytics engine lives on: one row per movement of value, native ETH (a
+successful
+transaction with a non-zero ``value``, ``log_index`` -1) or an ERC-20 ``Transfer`` log (``token_transfers``),
+with
+dense from/to ids, the asset id from the token registry, the exact value and the value in coins.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chainsleuth.ingest.etl_common import ChainIngestReport, blocks_table, check_fixed_hex, check_membership
+from chainsleuth.ingest.etl_read import ROW, BlockOrderedStream, fail_at_row
+from chainsleuth.store.chainstore.addresses import AddressColumn
+from chainsleuth.store.chainstore.hexarrays import decode_hex_prefixed, printable_text
+from chainsleuth.store.chainstore.schema import (
+    ACCOUNT_TRANSACTIONS,
+    ACCOUNT_TRANSFERS,
+    EXACT_VALUE,
+    NATIVE_ASSET_ID,
+)
+from chainsleuth.store.chainstore.writer import ChainWriter
+
+Int64Array = npt.NDArray[np.int64]
+ETH_DECIMALS = 18
+DEFAULT_TOKEN_DECIMALS = 18
+_ADDRESS = r"^0x[0-9a-f]{40}$"
+_HASH = r"^0x[0-9a-f]{64}$"
+_KIND = pa.dictionary(pa.int8(), pa.string())
+
+
+class TokenCatalog:
+    """Known token metadata (address → symbol, decimals), e.g. from an ethereum-etl ``tokens`` export."""
+
+    def __init__(self, entries: dict[str, tuple[str, int]] | None = None) -> None:
+        self.entries = {address.lower(): meta for address, meta in (entries or {}).items()}
+
+
+def _lower_checked(table: pa.Table, column: str, stream: BlockOrderedStream) -> pa.Array:
+    """The column's addresses in lowercase, after checking they look like Ethereum addresses."""
+    values = pc.utf8_lower(table.column(column).combine_chunks())
+    ok = pc.fill_null(pc.match_substring_regex(values, _ADDRESS), True)
+    bad = np.flatnonzero(~np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool))
+    if len(bad):
+        position = int(bad[0])
+        row = int(table.column(ROW)[position].as_py())
+        raise fail_at_row(
+            stream.stream.path,
+            stream.stream.fmt,
+            row,
+            f"{column} is not an Ethereum address: {values[position]}",
+        )
+    return values
+
+
+def _coins(values: pa.Array, decimals: npt.NDArray[np.int64] | int) -> npt.NDArray[np.float64]:
+    as_float = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return np.asarray(as_float / np.power(10.0, decimals), dtype=np.float64)
+
+
+def _fees(gas_used: pa.Array, gas_price: pa.Array) -> pa.Array:
+    """``receipt_gas_used * gas_price`` where both are known (enriched exports); null otherwise."""
+    both = np.flatnonzero(
+        np.asarray(pc.and_(gas_used.is_valid(), gas_price.is_valid()).to_numpy(zero_copy_only=False))
+    )
+    fees: list[int | None] = [None] * len(gas_used)
+    if len(both):
+        used = gas_used.take(pa.array(both)).to_pylist()
+        price = gas_price.take(pa.array(both)).to_pylist()
+        for position, u, p in zip(both.tolist(), used, price, strict=True):
+            fees[position] = int(u) * int(p)
+    return pa.array(fees, type=EXACT_VALUE)
+
+
+def ethereum_batch(
+    writer: ChainWriter,
+    blocks: pa.Table,
+    txs: pa.Table,
+    transfers: pa.Table,
+    streams: tuple[BlockOrderedStream, BlockOrderedStream, BlockOrderedStream],
+    catalog: TokenCatalog,
+    report: ChainIngestReport,
+) -> dict[str, pa.Table]:
+    """Tables for one batch of whole blocks."""
+    blocks_stream, txs_stream, transfers_stream = streams
+    check_membership(blocks, txs, txs_stream, blocks_stream, counted=True)
+    check_membership(blocks, transfers, transfers_stream, blocks_stream, counted=False)
+    hashes = pc.utf8_lower(txs.column("hash").combine_chunks())
+    bad = ~np.asarray(
+        pc.fill_null(pc.match_substring_regex(hashes, _HASH), False).to_numpy(zero_copy_only=False)
+    )
+    check_fixed_hex(hashes, bad, txs, txs_stream, "transaction hash")
+    n = txs.num_rows
+    tx_ids = writer.allocate_tx_ids(n)
+
+    tx_from = _lower_checked(txs, "from_address", txs_stream)
+    tx_to = _lower_checked(txs, "to_address", txs_stream)
+    token = _lower_checked(transfers, "token_address", transfers_stream)
+    tt_from = _lower_checked(transfers, "from_address", transfers_stream)
+    tt_to = _lower_checked(transfers, "to_address", transfers_stream)
+    parent = pc.index_in(
+        pc.utf8_lower(transfers.column("transaction_hash").combine_chunks()), value_set=hashes
+    )
+    if parent.null_count:
+        position = int(np.flatnonzero(np.asarray(parent.is_null().to_numpy(zero_copy_only=False)))[0])
+        row = int(transfers.column(ROW)[position].as_py())
+        raise fail_at_row(
+            transfers_stream.stream.path,
+            transfers_stream.stream.fmt,
+            row,
+            "token transfer refers to a transaction that is not in the transactions file",
+        )
+    parent_rows = parent.to_numpy(zero_copy_only=False).astype(np.int64)
+
+    tx_blocks = txs.column("block_number").to_numpy()
+    tt_blocks = transfers.column("block_number").to_numpy()
+    token_set = pc.unique(token)
+    to_type = pc.if_else(pc.fill_null(pc.is_in(tx_to, value_set=token_set), False), "contract", "account")
+    from_ids, to_ids, token_ids, tt_from_ids, tt_to_ids = writer.encode_addresses(
+        [
+            AddressColumn(tx_from, tx_blocks, "account"),
+            AddressColumn(tx_to, tx_blocks, to_type),
+            AddressColumn(token, tt_blocks, "contract"),
+            AddressColumn(tt_from, tt_blocks, "account"),
+            AddressColumn(tt_to, tt_blocks, "account"),
+        ]
+    )
+
+    # Token registry: asset id and decimals of every token seen in this batch.
+    registry = writer.tokens
+    unique_tokens = token_set.to_pylist()
+    token_positions = pc.index_in(token, value_set=token_set).to_numpy(zero_copy_only=False).astype(np.int64)
+    first_row = (
+        np.unique(token_positions, return_index=True)[1] if len(token_positions) else np.empty(0, np.int64)
+    )
+    asset_of_unique = np.empty(len(unique_tokens), dtype=np.int32)
+    decimals_of_unique = np.empty(len(unique_tokens), dtype=np.int64)
+    for position, address in enumerate(unique_tokens):
+        info = registry.get(address)
+        if info is None:
+            symbol, decimals, source = "", DEFAULT_TOKEN_DECIMALS, "default"
+            if address in catalog.entries:
+                symbol, decimals = catalog.entries[address]
+                source = "tokens_file"
+            else:
+                report.warnings.append(
+                    f"token {address} is not in a tokens file: assuming {DEFAULT_TOKEN_DECIMALS} decimals"
+                )
+            info = writer.register_token(
+                address, int(token_ids[first_row[position]]), symbol, decimals, source
+            )
+        asset_of_unique[position] = info.asset_id
+        decimals_of_unique[position] = info.decimals
+
+    # Native transfers: successful transactions that move value.
+    value = txs.column("value").combine_chunks()
+    status = txs.column("receipt_status").combine_chunks()
+    succeeded = pc.fill_null(pc.not_equal(status, 0), True)
+    native = np.asarray(pc.and_(pc.greater(value, 0), succeeded).to_numpy(zero_copy_only=False))
+    native_rows = np.flatnonzero(native)
+    native_value = value.take(pa.array(native_rows))
+    token_value = transfers.column("value").combine_chunks()
+    token_decimals = decimals_of_unique[token_positions] if len(token_positions) else np.empty(0, np.int64)
+    count_native, count_token = len(native_rows), transfers.num_rows
+    kinds = pa.DictionaryArray.from_arrays(
+        pa.array(np.concatenate([np.zeros(count_native, np.int8), np.ones(count_token, np.int8)])),
+        pa.array(["native", "token"]),
+    )
+    timestamps = txs.column("block_timestamp").to_numpy()
+    edges = pa.Table.from_arrays(
+        [
+            pa.array(np.concatenate([tx_ids[native_rows], tx_ids[parent_rows]])),
+            pa.array(np.concatenate([tx_blocks[native_rows], tt_blocks])),
+            pa.array(np.concatenate([timestamps[native_rows], timestamps[parent_rows]])),
+            pa.array(np.concatenate([from_ids[native_rows], tt_from_ids])),
+            pa.array(np.concatenate([to_ids[native_rows], tt_to_ids])),
+            pa.array(
+                np.concatenate(
+                    [
+                        np.full(count_native, NATIVE_ASSET_ID, np.int32),
+                        asset_of_unique[token_positions].astype(np.int32),
+                    ]
+                )
+            ),
+            kinds.cast(_KIND),
+            pa.concat_arrays([native_value, token_value]),
+            pa.array(
+                np.concatenate([_coins(native_value, ETH_DECIMALS), _coins(token_value, token_decimals)])
+            ),
+            pa.array(
+                np.concatenate(
+                    [
+                        np.full(count_native, -1, np.int32),
+                        transfers.column("log_index").to_numpy().astype(np.int32),
+                    ]
+                )
+            ),
+        ],
+        schema=ACCOUNT_TRANSFERS,
+    ).sort_by([("tx_id", "ascending"), ("log_index", "ascending")])
+
+    raw_input = txs.column("input").combine_chunks()
+    input_data, bad_input = decode_hex_prefixed(raw_input, skip_bytes=4)
+    if bad_input.any():
+        row = int(txs.column(ROW)[int(np.flatnonzero(bad_input)[0])].as_py())
+        raise fail_at_row(txs_stream.stream.path, txs_stream.stream.fmt, row, "input is not 0x-prefixed hex")
+    long_enough = pc.fill_null(pc.greater_equal(pc.utf8_length(raw_input), 10), False)
+    method_id = pc.if_else(
+        long_enough, pc.utf8_lower(pc.utf8_slice_codeunits(raw_input, 0, 10)), pa.scalar(None, pa.string())
+    )
+    transactions = pa.Table.from_arrays(
+        [
+            pa.array(tx_ids),
+            hashes,
+            txs.column("block_number"),
+            txs.column("block_timestamp"),
+            txs.column("transaction_index").cast(pa.int32()),
+            pa.array(from_ids),
+            pa.array(to_ids),
+            value,
+            pa.array(_coins(value, ETH_DECIMALS)),
+            _fees(txs.column("receipt_gas_used").combine_chunks(), txs.column("gas_price").combine_chunks()),
+            txs.column("gas"),
+            txs.column("gas_price"),
+            txs.column("nonce"),
+            status.cast(pa.int8()),
+            method_id,
+            input_data,
+            printable_text(input_data),
+        ],
+        schema=ACCOUNT_TRANSACTIONS,
+    )
+    report.transfers += edges.num_rows
+    return {"blocks": blocks_table(blocks), "transactions": transactions, "transfers": edges}

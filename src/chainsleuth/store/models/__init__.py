@@ -1,0 +1,35 @@
+"""The relational data model: the exchange's books, platform users and ingest bookkeeping.
+
+Importing this package registers every table on :data:`Base.metadata`, which is what migrations compare
+against.
+"""
+
+from __future__ import annotations
+
+from chainsleuth.store.models.base import NAMING_CONVENTION, Base
+from chainsleuth.store.models.exchange import Account, Balance, Customer, DepositAddress
+from chainsleuth.store.models.ingest import IngestRun
+from chainsleuth.store.models.ledger import EVENT_TYPES, LedgerEvent
+from chainsleuth.store.models.personal import personal, personal_columns, personal_fields_registry
+from chainsleuth.store.models.tags import Actor, Tag, TagPackRecord
+from chainsleuth.store.models.users import Role, User
+
+__all__ = [
+    "EVENT_TYPES",
+    "NAMING_CONVENTION",
+    "Account",
+    "Actor",
+    "Balance",
+    "Base",
+    "Customer",
+    "DepositAddress",
+    "IngestRun",
+    "LedgerEvent",
+    "Role",
+    "Tag",
+    "TagPackRecord",
+    "User",
+    "personal",
+    "personal_columns",
+    "personal_fields_registry",
+]

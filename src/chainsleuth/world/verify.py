@@ -1,0 +1,324 @@
+"""Check a generated world against its invariants, reading only the exported files.
+
+This is what the tests run on tiny worlds, and what a user can run on any world they were handed
+(``chainsleuth world verify DIR``): it replays both chains and the exchange ledger and cross-checks the ground
+truth. It holds every unspent output and balance in memory, so it is meant for worlds up to a few million
+transfers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as _parquet
+
+from chainsleuth.world.generator import load_manifest
+
+#: pyarrow's parquet module is only partly annotated; treat it as dynamic.
+pq: Any = _parquet
+
+
+@dataclass
+class Report:
+    """Outcome of ``verify_world``: counts of what was checked and every problem found."""
+
+    problems: list[str] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def fail(self, message: str) -> None:
+        if len(self.problems) < 200:
+            self.problems.append(message)
+
+
+def read_records(directory: Path, base: str) -> Iterator[dict[str, Any]]:
+    """Records of a chain file (``bitcoin/transactions`` ...), whether written as JSON lines or CSV."""
+    jsonl = directory / f"{base}.jsonl"
+    if jsonl.exists():
+        with jsonl.open(encoding="utf-8") as fh:
+            for line in fh:
+                yield json.loads(line)
+        return
+    with (directory / f"{base}.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            yield {k: _parse_csv(k, v) for k, v in row.items()}
+
+
+def _parse_csv(key: str, value: str) -> Any:
+    if value == "":
+        return None
+    if key in ("inputs", "outputs"):
+        return json.loads(value)
+    if value in ("true", "false"):
+        return value == "true"
+    if value.lstrip("-").isdigit() and not (key.endswith("hash") or key in ("nonce", "bits", "coinbase_param")):
+        return int(value)
+    return value
+
+
+def read_table(directory: Path, base: str) -> list[dict[str, Any]]:
+    """An exchange table as dicts (Parquet, or CSV with the same values as text)."""
+    parquet = directory / f"{base}.parquet"
+    if parquet.exists():
+        return list(pq.read_table(parquet).to_pylist())
+    with (directory / f"{base}.csv").open(encoding="utf-8", newline="") as fh:
+        return [{k: (v if v != "" else None) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def verify_world(directory: Path | str) -> Report:
+    """Replay a world's exports and return every invariant violation found."""
+    out = Path(directory)
+    report = Report()
+    manifest = load_manifest(out)
+    btc_txs, btc_paid = _check_bitcoin(out, report)
+    eth_txs, eth_paid = _check_ethereum(
+        out, report, manifest.extra.get("ethereum_genesis_alloc", []), manifest.extra.get("constants", {})
+    )
+    events = _check_ledger(out, report)
+    _check_deposits(out, report, events, btc_paid, eth_paid)
+    _check_truth(out, report, btc_txs, eth_txs, {e["event_id"] for e in events})
+    return report
+
+
+def _check_bitcoin(out: Path, report: Report) -> tuple[set[str], dict[tuple[str, str], int]]:
+    utxos: dict[tuple[str, int], tuple[int, str]] = {}
+    hashes: set[str] = set()
+    paid: dict[tuple[str, str], int] = defaultdict(int)
+    blocks = {b["number"]: b for b in read_records(out, "bitcoin/blocks")}
+    if sorted(blocks) != list(range(len(blocks))):
+        report.fail("bitcoin block numbers are not consecutive from 0")
+    counts: dict[int, int] = defaultdict(int)
+    last_block = -1
+    for tx in read_records(out, "bitcoin/transactions"):
+        h = tx["hash"]
+        hashes.add(h)
+        if tx["block_number"] < last_block:
+            report.fail(f"bitcoin tx {h} out of block order")
+        last_block = tx["block_number"]
+        counts[last_block] += 1
+        block = blocks.get(tx["block_number"])
+        if block is None or block["hash"] != tx["block_hash"]:
+            report.fail(f"bitcoin tx {h} in unknown block")
+        in_value = 0
+        for inp in tx["inputs"]:
+            key = (inp["spent_transaction_hash"], inp["spent_output_index"])
+            spent = utxos.pop(key, None)
+            if spent is None:
+                report.fail(f"bitcoin tx {h} spends a missing or already spent output {key}")
+                continue
+            if spent[0] != inp["value"]:
+                report.fail(f"bitcoin tx {h} input value differs from the output it spends")
+            in_value += inp["value"]
+        out_value = 0
+        for o in tx["outputs"]:
+            out_value += o["value"]
+            if o["type"] != "nulldata":
+                utxos[(h, o["index"])] = (o["value"], o["addresses"][0])
+                paid[(h, o["addresses"][0])] += o["value"]
+        if tx["is_coinbase"]:
+            if tx["inputs"]:
+                report.fail(f"coinbase {h} has inputs")
+        elif in_value < out_value or tx["fee"] != in_value - out_value:
+            report.fail(f"bitcoin tx {h}: inputs {in_value} < outputs {out_value} + fee {tx['fee']}")
+    for number, block in blocks.items():
+        if counts[number] != block["transaction_count"]:
+            report.fail(f"bitcoin block {number} has {counts[number]} transactions, says {block['transaction_count']}")
+    report.checked["bitcoin_transactions"] = len(hashes)
+    return hashes, dict(paid)
+
+
+def _check_ethereum(
+    out: Path, report: Report, alloc: list[dict[str, str]], constants: dict[str, Any]
+) -> tuple[set[str], dict[tuple[str, str], int]]:
+    eth: dict[str, int] = defaultdict(int)
+    usdt: dict[str, int] = defaultdict(int)
+    for entry in alloc:
+        eth[entry["address"]] += int(entry["wei"])
+    reward = int(constants.get("ethereum_block_reward_wei", 0))
+    blocks = sorted(read_records(out, "ethereum/blocks"), key=lambda b: int(b["number"]))
+    miners = {b["number"]: b["miner"] for b in blocks}
+    for previous, block in zip(blocks, blocks[1:], strict=False):
+        if block["number"] != previous["number"] + 1 or block["parent_hash"] != previous["hash"]:
+            report.fail(f"ethereum block {block['number']} does not follow block {previous['number']}")
+    tokens: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for tt in read_records(out, "ethereum/token_transfers"):
+        tokens[tt["transaction_hash"]].append(tt)
+    hashes: set[str] = set()
+    paid: dict[tuple[str, str], int] = defaultdict(int)
+    zero = "0x" + "0" * 40
+    rewarded: set[int] = set()
+    for tx in read_records(out, "ethereum/transactions"):
+        number = tx["block_number"]
+        miner = miners.get(number)
+        if miner is None:
+            report.fail(f"ethereum tx {tx['hash']} in unknown block")
+            continue
+        if number not in rewarded:
+            rewarded.add(number)
+            eth[miner] += reward
+        h, frm, to, value = tx["hash"], tx["from_address"], tx["to_address"], int(tx["value"])
+        hashes.add(h)
+        fee = int(tx["gas"]) * int(tx["gas_price"])
+        eth[frm] -= value + fee
+        eth[to] += value
+        eth[miner] += fee
+        if eth[frm] < 0:
+            report.fail(f"ethereum balance of {frm} negative after {h}")
+        if value:
+            paid[(h, to)] += value
+        for tt in tokens.pop(h, []):
+            v = int(tt["value"])
+            usdt[tt["from_address"]] -= v
+            usdt[tt["to_address"]] += v
+            paid[(h, tt["to_address"])] += v
+            if tt["from_address"] != zero and usdt[tt["from_address"]] < 0:
+                report.fail(f"USDT balance of {tt['from_address']} negative after {h}")
+    if tokens:
+        report.fail(f"{len(tokens)} token transfers refer to missing transactions")
+    report.checked["ethereum_transactions"] = len(hashes)
+    return hashes, dict(paid)
+
+
+DECIMALS = {"BTC": 8, "ETH": 18, "USDT": 6, "USD": 2, "EUR": 2}
+
+
+def _units(value: Any, asset: str) -> int:
+    return int(Decimal(str(value)).scaleb(DECIMALS[asset]))
+
+
+def _check_ledger(out: Path, report: Report) -> list[dict[str, Any]]:
+    events = read_table(out / "exchange", "ledger_events")
+    balance: dict[tuple[str, str], int] = defaultdict(int)
+    previous: tuple[str, str] = ("", "")
+    for e in events:
+        key = (str(e["timestamp"]), e["event_id"])
+        if key < previous:
+            report.fail(f"ledger not ordered by timestamp, event_id at {e['event_id']}")
+        previous = key
+        asset = e["asset"]
+        if asset is None:
+            continue
+        amount = _units(e["amount"], asset)
+        kind, acct = e["event_type"], e["account_id"]
+        if kind in ("deposit", "fiat_deposit"):
+            balance[(acct, asset)] += amount
+        elif kind in ("withdrawal", "fiat_withdrawal"):
+            balance[(acct, asset)] -= amount
+        elif kind == "internal_transfer":
+            balance[(acct, asset)] -= amount
+            balance[(e["counterparty_account_id"], asset)] += amount
+        elif kind == "trade":
+            quote = _units(e["quote_amount"], e["quote_asset"])
+            sign = 1 if e["side"] == "buy" else -1
+            balance[(acct, asset)] += sign * amount
+            balance[(acct, e["quote_asset"])] -= sign * quote
+            if balance[(acct, e["quote_asset"])] < 0:
+                report.fail(f"negative {e['quote_asset']} balance of {acct} after {e['event_id']}")
+        if balance[(acct, asset)] < 0:
+            report.fail(f"negative {asset} balance of {acct} after {e['event_id']}")
+    closing = {
+        (r["account_id"], r["asset"]): _units(r["balance"], r["asset"])
+        for r in read_table(out / "exchange", "balances")
+    }
+    for key, value in balance.items():
+        if closing.get(key, 0) != value:
+            report.fail(f"balances table differs from the ledger for {key}: {closing.get(key)} != {value}")
+    for key in closing.keys() - balance.keys():
+        report.fail(f"balances table has {key} without ledger events")
+    report.checked["ledger_events"] = len(events)
+    return events
+
+
+def _check_deposits(
+    out: Path,
+    report: Report,
+    events: list[dict[str, Any]],
+    btc_paid: dict[tuple[str, str], int],
+    eth_paid: dict[tuple[str, str], int],
+) -> None:
+    ours = {(r["chain"], r["address"]) for r in read_table(out / "exchange", "deposit_addresses")}
+    booked: dict[tuple[str, str], int] = defaultdict(int)
+    for e in events:
+        if e["event_type"] == "deposit":
+            asset = e["asset"]
+            amount = _units(e["amount"], asset)
+            booked[(e["tx_hash"], e["address"])] += amount
+            if (e["chain"], e["address"]) not in ours:
+                report.fail(f"deposit {e['event_id']} to an address that is not ours")
+    owners = _owners(out)
+    hot = {
+        a for (c, a), (ent, role) in owners.items() if role in ("hot_wallet", "cold_wallet") and ent == _our_entity(out)
+    }
+    on_chain: dict[tuple[str, str], int] = {}
+    for (h, address), value in btc_paid.items():
+        if ("bitcoin", address) in ours:
+            on_chain[(h, address)] = value
+    eth_senders = {tx["hash"]: tx["from_address"] for tx in read_records(out, "ethereum/transactions")}
+    for (h, address), value in eth_paid.items():
+        if ("ethereum", address) in ours and eth_senders.get(h) not in hot:
+            on_chain[(h, address)] = value
+    for key, value in on_chain.items():
+        if booked.get(key) != value:
+            report.fail(f"on-chain deposit {key} of {value} booked as {booked.get(key)}")
+    for key in booked.keys() - on_chain.keys():
+        report.fail(f"ledger deposit {key} has no on-chain transfer")
+    report.checked["deposits"] = len(on_chain)
+
+
+def _owners(out: Path) -> dict[tuple[str, str], tuple[str, str]]:
+    with (out / "ground_truth" / "address_owners.csv").open(encoding="utf-8", newline="") as fh:
+        return {(r["chain"], r["address"]): (r["entity_id"], r["role"]) for r in csv.DictReader(fh)}
+
+
+def _our_entity(out: Path) -> str:
+    return str(load_manifest(out).extra.get("our_exchange_entity_id", ""))
+
+
+def _check_truth(out: Path, report: Report, btc: set[str], eth: set[str], event_ids: set[str]) -> None:
+    owners = _owners(out)
+    for tx in read_records(out, "bitcoin/transactions"):
+        for part in (*tx["inputs"], *tx["outputs"]):
+            for address in part["addresses"]:
+                if ("bitcoin", address) not in owners:
+                    report.fail(f"bitcoin address {address} has no owner")
+    for tx in read_records(out, "ethereum/transactions"):
+        for address in (tx["from_address"], tx["to_address"]):
+            if ("ethereum", address) not in owners:
+                report.fail(f"ethereum address {address} has no owner")
+    accounts = {r["account_id"]: r["customer_id"] for r in read_table(out / "exchange", "accounts")}
+    with (out / "ground_truth" / "entities.csv").open(encoding="utf-8", newline="") as fh:
+        entities = {r["entity_id"] for r in csv.DictReader(fh)}
+    n = 0
+    with (out / "ground_truth" / "incidents.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            inc = json.loads(line)
+            n += 1
+            iid = inc["incident_id"]
+            for h in inc["tx_hashes"]["bitcoin"]:
+                if h not in btc:
+                    report.fail(f"{iid}: bitcoin tx {h} not in the chain export")
+            for h in inc["tx_hashes"]["ethereum"]:
+                if h not in eth:
+                    report.fail(f"{iid}: ethereum tx {h} not in the chain export")
+            for event_id in inc["event_ids"]:
+                if event_id not in event_ids:
+                    report.fail(f"{iid}: event {event_id} not in the ledger")
+            for term in inc["terminal_accounts"]:
+                if accounts.get(term["account_id"]) != term["customer_id"]:
+                    report.fail(f"{iid}: terminal account {term['account_id']} is not {term['customer_id']}'s")
+            for entity in inc["perpetrator_entity_ids"] + inc["victim_entity_ids"]:
+                if entity not in entities:
+                    report.fail(f"{iid}: unknown entity {entity}")
+            if not inc["tx_hashes"]["bitcoin"] and not inc["tx_hashes"]["ethereum"] and not inc["event_ids"]:
+                report.fail(f"{iid}: incident without any evidence")
+    report.checked["incidents"] = n
