@@ -30,9 +30,11 @@ fi
 # Front-end assets come from the npm registry at the versions pinned in package-lock.json and are copied into the
 # package, so the server never reaches a CDN. --ignore-scripts: no install hook (some ship telemetry) ever runs.
 vendor=src/chainsleuth/web/static/vendor
-if [ ! -f "$vendor/.installed" ] || [ package-lock.json -nt "$vendor/.installed" ]; then
+if [ ! -f "$vendor/.installed" ] || [ package-lock.json -nt "$vendor/.installed" ] || [ ! -x node_modules/.bin/anvil ]; then
   echo "==> installing front-end assets from the npm registry"
-  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+  # `npm install` rather than `npm ci`: npm writes lock files without the other platforms' optional packages
+  # (anvil ships one binary package per platform), which `npm ci` then rejects as out of sync.
+  npm install --no-audit --no-fund --ignore-scripts --loglevel=error
   mkdir -p "$vendor"
   cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js \
      node_modules/swagger-ui-dist/favicon-32x32.png "$vendor/"

@@ -245,3 +245,25 @@ def fast_password_hashing() -> Iterator[None]:
         yield
     finally:
         passwords.set_hasher(previous)
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny generated world (seed 7), made once per session and shared read-only by every test that needs one."""
+    from chainsleuth.world import WorldConfig, generate_world
+
+    out = tmp_path_factory.mktemp("tiny-world") / "world"
+    generate_world(WorldConfig.from_size("tiny", seed=7), out)
+    return out
+
+
+@pytest.fixture(scope="module", params=_database_params())
+def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Like ``database_url`` but shared by one test module (for modules that load a whole world once)."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path_factory.mktemp("module-db") / "chainsleuth.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+    else:
+        yield from _fresh_postgres_database(request, request.getfixturevalue("postgres_template"))

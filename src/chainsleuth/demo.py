@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.progress import Progress, TaskID
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from chainsleuth.chain.attribution.store import import_tagpack
 from chainsleuth.config import Settings
 from chainsleuth.errors import ConflictError
 from chainsleuth.ingest.etl import IngestReport, ingest_world_chains
@@ -25,6 +28,7 @@ from chainsleuth.privacy.keyfile import create_key_file
 from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.migrate import upgrade_to_head
+from chainsleuth.store.models.tags import Tag
 from chainsleuth.store.users import seed_demo_users
 from chainsleuth.world.config import WorldConfig
 
@@ -42,15 +46,20 @@ class DemoReport:
     chains: IngestReport
     chain_stats: dict[str, dict[str, Any]]
     database_url: str
+    tags: int = 0
+    tagpacks: int = 0
     users: list[tuple[str, str, str]] = field(default_factory=list)
 
     def summary_rows(self) -> list[tuple[str, str]]:
-        counts = self.world.get("counts", {})
+        counts = self.world.get("row_counts", {})
         rows = [
             ("world", f"{self.world_dir} ({'generated now' if self.generated else 'reused'})"),
             ("seed / size", f"{self.world.get('seed')} / {self.world.get('size')}"),
-            ("customers", f"{counts.get('customers', '?'):,}" if counts.get("customers") else "?"),
-            ("ledger rows loaded now", f"{self.ledger.rows_inserted:,}"),
+            ("customers", f"{counts.get('customers', 0):,}"),
+            ("on-chain transfers", f"{self.world.get('transfers', 0):,}"),
+            ("ledger events", f"{counts.get('ledger_events', 0):,}"),
+            ("exchange rows loaded now", f"{self.ledger.rows_inserted:,}"),
+            ("attribution tags", f"{self.tags:,} from {self.tagpacks} TagPacks"),
             ("database", self.database_url),
         ]
         for chain, stats in sorted(self.chain_stats.items()):
@@ -129,7 +138,7 @@ def prepare_demo(
         generate_world(config, world_dir, progress=lambda done, total: tasks.update("generate world", done, total))
         manifest = _read_manifest(world_dir) or {}
         generated = True
-    elif (manifest.get("seed"), manifest.get("transfers")) != (config.seed, config.transfers):
+    elif (manifest.get("seed"), manifest.get("target_transfers")) != (config.seed, config.transfers):
         raise ConflictError(
             "the demo data directory holds a different world; run again with --regenerate to replace it",
             data_dir=str(data_dir),
@@ -144,6 +153,7 @@ def prepare_demo(
         store = ChainStore(settings.chain_dir)
         chains = ingest_world_chains(world_dir, store, tasks.chains())
         with session_scope(engine) as session:
+            tags, tagpacks = _import_world_tagpacks(session, world_dir)
             users = [(name, password, role.value) for name, password, role in seed_demo_users(session)]
     finally:
         engine.dispose()
@@ -155,5 +165,15 @@ def prepare_demo(
         chains=chains,
         chain_stats=store.stats(),
         database_url=settings.resolved_database_url,
+        tags=tags,
+        tagpacks=tagpacks,
         users=users,
     )
+
+
+def _import_world_tagpacks(session: Session, world_dir: Path) -> tuple[int, int]:
+    """Import the world's public attribution; re-importing unchanged packs adds nothing. Returns (tags, packs)."""
+    packs = sorted((world_dir / "tagpacks").glob("*.yaml"))
+    for pack in packs:
+        import_tagpack(session, pack)
+    return session.scalar(select(func.count()).select_from(Tag)) or 0, len(packs)

@@ -194,3 +194,21 @@ def test_accounts_and_customers_are_consistent(tiny_world: Path) -> None:
         assert c["phone"].startswith("+")
         assert c["phone"][1:].isdigit()
         assert len(c["phone"]) <= 16
+
+
+def test_determinism_does_not_depend_on_hash_seed(tiny_world: Path, tmp_path: Path) -> None:
+    """A fresh interpreter with another PYTHONHASHSEED must write the same bytes (no set-order leaks)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.world.conftest import SEED
+
+    out = tmp_path / "other-process"
+    code = (
+        "import sys; from pathlib import Path; from chainsleuth.world import WorldConfig, generate_world; "
+        "generate_world(WorldConfig.from_size('tiny', seed=int(sys.argv[1])), Path(sys.argv[2]))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", code, str(SEED), str(out)], check=True, env=env, timeout=120)
+    assert load_manifest(out).files == load_manifest(tiny_world).files

@@ -13,9 +13,7 @@ TAXONOMY = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "tag
 
 
 def _packs(world: Path) -> list[dict[str, Any]]:
-    return [
-        yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((world / "tagpacks").glob("*.yaml"))
-    ]
+    return [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((world / "tagpacks").glob("*.yaml"))]
 
 
 @pytest.mark.skipif(not TAXONOMY.is_dir(), reason="GraphSense taxonomy not available")

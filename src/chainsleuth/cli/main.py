@@ -47,21 +47,12 @@ _register_groups()
 
 
 def main() -> None:
-    """Run the CLI, turning chainsleuth errors into a clear message and a meaningful exit code."""
+    """Run the CLI, turning chainsleuth errors into a clear one-line message and a meaningful exit code.
+
+    Typer (click) handles usage errors and Ctrl-C itself in standalone mode; our own errors propagate out of it.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except ChainsleuthError as error:
         console.print(f"[bold red]error:[/] {error}")
         sys.exit(exit_code_for(error))
-    except (typer.Abort, KeyboardInterrupt):
-        console.print("[yellow]aborted[/]")
-        sys.exit(130)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except Exception as click_error:  # click's usage errors carry their own exit code
-        import click
-
-        if isinstance(click_error, click.ClickException):
-            click_error.show()
-            sys.exit(click_error.exit_code)
-        raise

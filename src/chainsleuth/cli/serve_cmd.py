@@ -59,8 +59,10 @@ def demo(
     Everything lives under --data-dir (default ./var/demo), on the embedded SQLite database unless
     CHAINSLEUTH_DATABASE_URL says otherwise. Running it again reuses what is already there.
     """
+    from chainsleuth.api.docs_page import check_assets
     from chainsleuth.demo import prepare_demo
 
+    check_assets()  # fail before minutes of preparation, not after
     settings = make_settings(
         data_dir=data_dir.resolve(),
         demo=True,

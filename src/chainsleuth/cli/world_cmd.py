@@ -22,9 +22,7 @@ app = typer.Typer(
 
 @app.command("generate")
 def generate(
-    out: Path = typer.Option(
-        ..., "--out", "-o", help="Directory to write the world into (created if missing)."
-    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory to write the world into (created if missing)."),
     size: str = typer.Option(
         "tiny",
         "--size",
@@ -33,9 +31,7 @@ def generate(
         "or a number of transfers such as 250000 or 3m. A transfer is a bitcoin transaction, an "
         "ethereum transaction or a token transfer.",
     ),
-    seed: int = typer.Option(
-        1, "--seed", help="Random seed: the same seed and size give byte-identical files."
-    ),
+    seed: int = typer.Option(1, "--seed", help="Random seed: the same seed and size give byte-identical files."),
     fmt: str = typer.Option(
         "jsonl",
         "--format",
@@ -45,23 +41,23 @@ def generate(
     customers: int | None = typer.Option(
         None, "--customers", help="Override the number of ordinary customers (default: transfers / 25)."
     ),
-    force: bool = typer.Option(
-        False, "--force", help="Replace the contents of a non-empty output directory."
-    ),
+    force: bool = typer.Option(False, "--force", help="Replace the contents of a non-empty output directory."),
 ) -> None:
     """Generate a deterministic world into OUT (layout and formats: docs/export-formats.md)."""
     from chainsleuth.world import WorldConfig, generate_world
+    from chainsleuth.world.generator import prepare_out_dir
 
     if fmt not in ("jsonl", "csv"):
         raise InvalidInputError(f"unknown format {fmt!r}: use jsonl or csv", format=fmt)
     config = WorldConfig.from_size(size, seed=seed, fmt=fmt, customers=customers)
+    prepare_out_dir(out, force)  # fail before drawing the progress bar
     with progress_bar() as bar:
         task = bar.add_task(f"simulating {config.n_days} days", total=config.n_days)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        manifest = generate_world(config, out, progress, force=force)
+        manifest = generate_world(config, out, progress)
     _print_summary(out)
     console.print(f"[green]world written to[/] {out} ({manifest.transfers:,} on-chain transfers)")
 
@@ -76,9 +72,7 @@ def summary(
         from chainsleuth.world import load_manifest
 
         manifest = load_manifest(directory)
-        typer.echo(
-            json.dumps({"row_counts": manifest.row_counts, "incidents": _incidents(directory)}, indent=2)
-        )
+        typer.echo(json.dumps({"row_counts": manifest.row_counts, "incidents": _incidents(directory)}, indent=2))
         return
     _print_summary(directory)
 
@@ -87,8 +81,10 @@ def summary(
 def verify(
     directory: Path = typer.Argument(..., help="A directory written by `chainsleuth world generate`."),
 ) -> None:
-    """Replay the chains and the ledger of a world and check its invariants (meant for worlds up to ~1M
-    transfers: it holds every unspent output in memory). Exits with 65 if any invariant is violated."""
+    """Replay the chains and the ledger of a world and check its invariants (exit code 65 if one fails).
+
+    Meant for worlds up to about a million transfers: it holds every unspent output in memory.
+    """
     from chainsleuth.errors import MalformedFileError
     from chainsleuth.world.verify import verify_world
 
@@ -129,9 +125,7 @@ def _print_summary(directory: Path) -> None:
     from chainsleuth.world import load_manifest
 
     manifest = load_manifest(directory)
-    counts = Table(
-        title=f"world {manifest.size} seed {manifest.seed} ({manifest.start[:10]} – {manifest.end[:10]})"
-    )
+    counts = Table(title=f"world {manifest.size} seed {manifest.seed} ({manifest.start[:10]} – {manifest.end[:10]})")
     counts.add_column("table")
     counts.add_column("rows", justify="right")
     for name, value in manifest.row_counts.items():

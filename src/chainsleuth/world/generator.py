@@ -73,7 +73,7 @@ def generate_world(
     cast = build_cast(world)
     economy = Economy(world, cast)
     install_stories(world, cast, economy)
-    world.ledger._flush_static()
+    world.ledger.flush_static()
     for day in range(config.n_days):
         economy.plan_day(day)
         world.run_until(config.start_ts + (day + 1) * 86_400)

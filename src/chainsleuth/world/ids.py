@@ -127,7 +127,6 @@ class AddressBook:
         self.tag: npt.NDArray[np.int64] = np.full(capacity, -1, dtype=np.int64)
         self._cache: dict[int, str] = {}
         self._pinned: dict[int, str] = {}
-        self._lookup: dict[str, int] = {}
 
     def new(self, owner: int, role: str, kind: int = P2WPKH) -> int:
         """Allocate an address for entity ``owner`` and return its index."""
@@ -149,14 +148,6 @@ class AddressBook:
     def pin(self, idx: int, text: str) -> None:
         """Give an address a fixed string (the zero address, well-known contracts)."""
         self._pinned[idx] = text
-
-    def remember(self, idx: int) -> int:
-        """Let ``find`` map this address string back to its index (used for a few story addresses)."""
-        self._lookup[self.text(idx)] = idx
-        return idx
-
-    def find(self, text: str) -> int:
-        return self._lookup[text]
 
     def text(self, idx: int) -> str:
         """The address string of index ``idx``."""

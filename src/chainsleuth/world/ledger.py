@@ -215,7 +215,7 @@ class Ledger:
             ]
         )
         if len(self._buffers["c"]) >= 50_000:
-            self._flush_static()
+            self.flush_static()
         return idx
 
     def add_account(self, customer: int, opened_us: int, kind: str = "spot") -> int:
@@ -230,7 +230,8 @@ class Ledger:
     def add_deposit_address(self, chain: str, address: str, account: int, created_us: int) -> None:
         self._buffers["d"].append([chain, address, aid(account), cid(self.account_customer[account]), created_us])
 
-    def _flush_static(self) -> None:
+    def flush_static(self) -> None:
+        """Write the buffered customers, accounts and deposit addresses."""
         for key, writer in (
             ("c", self.customer_writer),
             ("a", self.account_writer),
@@ -260,6 +261,10 @@ class Ledger:
         if self.capture is not None:
             self.capture.append(event)
         return event
+
+    def scheduled(self, tx_hash: str) -> list[Event]:
+        """Events scheduled but not yet booked for a transaction (a story labelling a deposit in flight)."""
+        return [event for _, _, event in self._pending if event.tx_hash == tx_hash]
 
     def advance(self, t: int) -> None:
         """Book every scheduled event whose time has come (at or before ``t``)."""
@@ -358,7 +363,7 @@ class Ledger:
         """Book what is left, write balances and close every table; returns the number of balance rows."""
         self.advance(2**62)
         self.flush_events()
-        self._flush_static()
+        self.flush_static()
         for writer in (self.customer_writer, self.account_writer, self.deposit_writer, self.event_writer):
             writer.close()
         writer = TableWriter(self.balance_writer_base, BALANCE_SCHEMA, self.fmt)

@@ -9,6 +9,7 @@ transfers.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterator
@@ -147,7 +148,7 @@ def _check_ethereum(
     reward = int(constants.get("ethereum_block_reward_wei", 0))
     blocks = sorted(read_records(out, "ethereum/blocks"), key=lambda b: int(b["number"]))
     miners = {b["number"]: b["miner"] for b in blocks}
-    for previous, block in zip(blocks, blocks[1:], strict=False):
+    for previous, block in itertools.pairwise(blocks):
         if block["number"] != previous["number"] + 1 or block["parent_hash"] != previous["hash"]:
             report.fail(f"ethereum block {block['number']} does not follow block {previous['number']}")
     tokens: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -55,6 +55,7 @@ class RecordWriter:
         else:
             self._csv.writerows(self._buffer)
         self._buffer = []
+        self._fh.flush()
 
     def close(self) -> None:
         self.flush()

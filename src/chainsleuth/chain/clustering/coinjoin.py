@@ -148,14 +148,15 @@ def detect_coinjoins(
     has_address = oaddr >= 0
     otx, oaddr, oval = otx[has_address], oaddr[has_address], oval[has_address]
 
-    in_ids, in_n = group_counts(itx)
-    out_ids, out_n = group_counts(otx)
+    in_groups, out_groups = group_counts(itx), group_counts(otx)
+    in_ids, in_n = in_groups
+    out_ids, out_n = out_groups
     cand = sorted_intersection(in_ids[in_n >= 2], out_ids[out_n >= 3])
 
     n_in = _counts(itx, cand)
     n_out = _counts(otx, cand)
-    in_mask = rows_in_groups(itx, cand)
-    out_mask = rows_in_groups(otx, cand)
+    in_mask = rows_in_groups(itx, cand, in_groups)
+    out_mask = rows_in_groups(otx, cand, out_groups)
 
     # distinct input addresses per candidate
     ci_tx, ci_addr = itx[in_mask], iaddr[in_mask]

@@ -44,8 +44,6 @@ from chainsleuth.chain.clustering.kernel import (
     as_int64,
     compare_clusterings,
     group_edges,
-    group_starts,
-    rows_in_groups,
 )
 from chainsleuth.chain.clustering.persist import ClusterState, ClusterStore
 from chainsleuth.chain.clustering.view import UtxoView, load_utxo_view
@@ -150,13 +148,10 @@ def utxo_edges(view: UtxoView, options: ClusterOptions | None = None) -> EdgeSet
         view.in_tx, view.in_address, view.out_tx, view.out_address, view.out_value, opts.coinjoin
     )
     excluded = coinjoins.flagged_tx_ids
-    in_tx, in_addr = view.in_tx, view.in_address
-    if len(excluded):
-        keep = ~rows_in_groups(in_tx, excluded)
-        in_tx, in_addr = in_tx[keep], in_addr[keep]
-    src, dst = group_edges(in_tx, in_addr)
+    src, dst = group_edges(view.in_tx, view.in_address, exclude=excluded)
     counts = {
-        "spending_transactions": len(group_starts(view.in_tx)),
+        "inputs": len(view.in_tx),
+        "coinjoin_candidates": len(coinjoins.tx_ids),
         "coinjoins": len(excluded),
         "multi_input_edges": len(src),
     }

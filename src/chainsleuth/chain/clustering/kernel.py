@@ -35,38 +35,59 @@ def as_int64(values: npt.ArrayLike) -> Int64Array:
 
 def group_starts(group_ids: Int64Array) -> Int64Array:
     """Positions where a new group starts in an array sorted (or at least grouped) by group id."""
-    if len(group_ids) == 0:
+    n = len(group_ids)
+    if n == 0:
         return np.empty(0, dtype=np.int64)
-    change = np.flatnonzero(group_ids[1:] != group_ids[:-1]) + 1
-    return np.concatenate((np.zeros(1, dtype=np.int64), change.astype(np.int64)))
+    flags = np.empty(n, dtype=bool)
+    flags[0] = True
+    np.not_equal(group_ids[1:], group_ids[:-1], out=flags[1:])
+    result: Int64Array = np.flatnonzero(flags)
+    return result
 
 
-def group_counts(group_ids: Int64Array) -> tuple[Int64Array, Int64Array]:
+Groups = tuple[Int64Array, Int64Array]
+
+
+def group_counts(group_ids: Int64Array) -> Groups:
     """Distinct ids and their row counts of a grouped array, in O(n) (``np.unique`` would sort)."""
     starts = group_starts(group_ids)
-    counts = np.diff(np.append(starts, len(group_ids))).astype(np.int64)
+    counts = np.diff(starts, append=len(group_ids)).astype(np.int64, copy=False)
     return group_ids[starts], counts
 
 
-def rows_in_groups(group_ids: Int64Array, wanted: Int64Array) -> BoolArray:
-    """Which rows of a grouped array belong to a group in ``wanted`` (one lookup per group, not per row)."""
+def sorted_member(ids: Int64Array, wanted: Int64Array) -> BoolArray:
+    """For sorted distinct ``ids``, which are in ``wanted``: a binary search per *wanted* value (usually few)."""
+    flags = np.zeros(len(ids), dtype=bool)
+    if len(ids) == 0 or len(wanted) == 0:
+        return flags
+    pos = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
+    flags[pos[ids[pos] == wanted]] = True
+    return flags
+
+
+def rows_in_groups(group_ids: Int64Array, wanted: Int64Array, groups: Groups | None = None) -> BoolArray:
+    """Which rows of a grouped array belong to a group in ``wanted`` (pass ``groups`` to reuse a scan)."""
     if len(group_ids) == 0 or len(wanted) == 0:
         return np.zeros(len(group_ids), dtype=bool)
-    ids, counts = group_counts(group_ids)
-    result: BoolArray = np.repeat(np.isin(ids, wanted), counts)
+    ids, counts = groups if groups is not None else group_counts(group_ids)
+    result: BoolArray = np.repeat(sorted_member(ids, np.unique(wanted)), counts)
     return result
 
 
 def sorted_intersection(a: Int64Array, b: Int64Array) -> Int64Array:
-    """Values in both sorted, duplicate-free arrays (a binary search per element of ``a``, no re-sort)."""
-    if len(a) == 0 or len(b) == 0:
+    """Values in both sorted, duplicate-free arrays (binary searches of the shorter one, no re-sort)."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(a) == 0:
         return np.empty(0, dtype=np.int64)
     pos = np.minimum(np.searchsorted(b, a), len(b) - 1)
     result: Int64Array = a[b[pos] == a]
     return result
 
 
-def group_edges(group_ids: Int64Array, address_ids: Int64Array) -> tuple[Int64Array, Int64Array]:
+def group_edges(
+    group_ids: Int64Array, address_ids: Int64Array, exclude: Int64Array | None = None
+) -> tuple[Int64Array, Int64Array]:
     """Edges joining the addresses of each group (e.g. the inputs of one transaction) into one component.
 
     ``group_ids`` must be grouped (inputs sorted by transaction id). Each row is joined to the row before it when
@@ -74,6 +95,7 @@ def group_edges(group_ids: Int64Array, address_ids: Int64Array) -> tuple[Int64Ar
     built with one comparison of neighbouring rows instead of gathering every group's first address, which
     makes this the cheapest step of clustering. Self-loops (the same address spent twice in a row) and rows with
     no address (``-1``, dropped before pairing so that they do not break a path) carry no information.
+    Groups listed in ``exclude`` (CoinJoins) give no edges; their rows are found by binary search, not a scan.
     """
     groups = as_int64(group_ids)
     addresses = as_int64(address_ids)
@@ -87,6 +109,14 @@ def group_edges(group_ids: Int64Array, address_ids: Int64Array) -> tuple[Int64Ar
         return empty, empty
     keep = groups[1:] == groups[:-1]
     keep &= addresses[1:] != addresses[:-1]
+    if exclude is not None and len(exclude):
+        wanted = np.unique(as_int64(exclude))
+        left = np.searchsorted(groups, wanted, side="left")
+        right = np.searchsorted(groups, wanted, side="right")
+        lengths = np.maximum(right - left - 1, 0)  # pairs inside each excluded group
+        offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        pairs = np.repeat(left, lengths) + np.arange(int(lengths.sum()), dtype=np.int64) - offsets
+        keep[pairs] = False
     return addresses[1:][keep], addresses[:-1][keep]
 
 
@@ -108,19 +138,38 @@ def components(n_nodes: int, src: Int64Array, dst: Int64Array) -> Int64Array:
     present[b] = True
     nodes = np.flatnonzero(present)
     k = len(nodes)
-    if k < n_nodes:
-        dense = np.empty(n_nodes, dtype=np.int64)
-        dense[nodes] = np.arange(k, dtype=np.int64)
-        a, b = dense[a], dense[b]
+    # scipy indexes sparse graphs with int32 when it can: hand it int32 to save a conversion copy
+    index_type = np.int32 if k < 2**31 - 1 else np.int64
+    dense = np.empty(n_nodes, dtype=index_type)
+    dense[nodes] = np.arange(k, dtype=index_type)
     # Duplicate edges and unsorted rows do not change components, so the COO → CSR conversion may skip its
     # duplicate-summing sort (the costliest step of building the graph): declare the COO canonical.
-    graph = sp.coo_array((np.ones(len(a), dtype=np.float64), (a, b)), shape=(k, k))
+    graph = sp.coo_array((np.ones(len(a), dtype=np.float64), (dense[a], dense[b])), shape=(k, k))
     graph.has_canonical_format = True
     count, labels = connected_components(graph.tocsr(), directed=False)
+    result[nodes] = nodes[_smallest_member(labels, count)[labels]]
+    return result
+
+
+def _smallest_member(labels: npt.NDArray[np.int32], count: int) -> Int64Array:
+    """The smallest node of each component label.
+
+    scipy numbers components in the order it meets their first node while scanning nodes 0, 1, ..., so the
+    first occurrences of the labels are exactly the smallest members, in label order: one running maximum finds
+    them. The order is checked (O(components)) and a generic ``minimum.at`` is the fallback should scipy change.
+    """
+    k = len(labels)
+    if k == 0:
+        return np.empty(0, dtype=np.int64)
+    is_first = np.empty(k, dtype=bool)
+    is_first[0] = True
+    np.greater(labels[1:], np.maximum.accumulate(labels)[:-1], out=is_first[1:])
+    firsts = np.flatnonzero(is_first)
+    if len(firsts) == count and np.array_equal(labels[firsts], np.arange(count)):
+        return firsts.astype(np.int64)
     smallest = np.full(count, k, dtype=np.int64)
     np.minimum.at(smallest, labels, np.arange(k, dtype=np.int64))
-    result[nodes] = nodes[smallest[labels]]
-    return result
+    return smallest
 
 
 @dataclass(frozen=True)

@@ -368,6 +368,5 @@ def _bridge_landed(ctx: Ctx, inc: Incident, chain: str, txh: str) -> None:
     w = ctx.world
     if chain == "bitcoin":
         inc.btc(w.now, txh)
-        for _, _, event in w.ledger._pending:
-            if event.tx_hash == txh:
-                inc.event(event)
+        for event in w.ledger.scheduled(txh):
+            inc.event(event)
