@@ -289,7 +289,7 @@ def main() -> None:
         f"{duckdb_s:.3f} (DuckDB SELECT)",
         f"{duckdb_s / numpy_s:.1f}x",
     )
-    Console().print(table)
+    Console(width=130).print(table)
     Console().print(f"generated the export in {generated_in:.0f} s; workdir {workdir}")
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)

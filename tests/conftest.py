@@ -234,6 +234,19 @@ def engine(database_url: str) -> Iterator[Engine]:
         created.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_master_key() -> Iterator[bytes]:
+    """A random master key for the whole session: personal fields are encrypted in every test, as deployed."""
+    from chainsleuth.privacy.keyring import set_default_master_key
+
+    key = os.urandom(32)
+    set_default_master_key(key)
+    try:
+        yield key
+    finally:
+        set_default_master_key(None)
+
+
 @pytest.fixture
 def fast_password_hashing() -> Iterator[None]:
     """Cheap argon2 parameters for the duration of a test (production parameters cost ~50 ms a hash)."""

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from chainsleuth.cli import chain_cmd, ingest_chain
 from chainsleuth.ingest.etl import ingest_bitcoin_etl, ingest_ethereum_etl, ingest_world_chains
 from chainsleuth.store.chainstore import ChainStore, ChainWriter
-from ingest.etl_helpers import contents, snapshot, world_copy
+from tests.ingest.etl_helpers import contents, snapshot, world_copy
 
 USDT = "0x" + "7" * 40
 BRIDGE_DEST = "0x" + "d" * 40

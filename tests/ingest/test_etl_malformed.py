@@ -13,7 +13,7 @@ from chainsleuth.errors import MalformedFileError
 from chainsleuth.ingest import etl_read
 from chainsleuth.ingest.etl import ingest_bitcoin_etl, ingest_world_chains
 from chainsleuth.store.chainstore import ChainStore
-from ingest.etl_helpers import contents, snapshot, world_copy
+from tests.ingest.etl_helpers import contents, snapshot, world_copy
 
 Edit = Callable[[list[str]], list[str]]
 

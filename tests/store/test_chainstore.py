@@ -12,7 +12,7 @@ from chainsleuth.errors import ConflictError, InvalidInputError, NotFoundError
 from chainsleuth.ingest.etl import ingest_world_chains
 from chainsleuth.store.chainstore import AddressColumn, AddressDictionary, ChainStore
 from chainsleuth.store.chainstore import state as state_module
-from ingest.etl_helpers import contents, snapshot, world_copy
+from tests.ingest.etl_helpers import contents, snapshot, world_copy
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from chainsleuth import __version__
 from chainsleuth.api.docs_page import install_docs
 from chainsleuth.api.errors import install_error_handlers
-from chainsleuth.api.routers import auth, chain, exchange, system
+from chainsleuth.api.routers import auth, chain, exchange, monitor, system
 from chainsleuth.api.security import install_security_headers
 from chainsleuth.api.tokens import TokenSigner
 from chainsleuth.config import Settings
@@ -41,7 +41,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, world_dir: P
     install_error_handlers(app)
     install_security_headers(app)
     install_docs(app)
-    for router in (system.router, auth.router, exchange.router, chain.router):
+    for router in (system.router, auth.router, exchange.router, chain.router, monitor.router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from chainsleuth.cli import ingest_chain, ingest_ledger
+from chainsleuth.cli import ingest_chain, ingest_ledger, ingest_rpc
 
 app = typer.Typer(
     help="Load data into the stores: the exchange's ledger export and bitcoin-etl / ethereum-etl chain exports. "
@@ -15,3 +15,5 @@ app.command("ledger")(ingest_ledger.ledger)
 app.command("chains")(ingest_chain.chains)
 app.command("bitcoin-etl")(ingest_chain.bitcoin_etl)
 app.command("ethereum-etl")(ingest_chain.ethereum_etl)
+app.command("ethereum-rpc")(ingest_rpc.ethereum_rpc)
+app.command("bitcoin-rpc")(ingest_rpc.bitcoin_rpc)

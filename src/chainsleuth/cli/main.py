@@ -24,13 +24,23 @@ app = typer.Typer(
 
 def _register_groups() -> None:
     # Imported here so that `chainsleuth --help` stays fast and a broken optional group names itself clearly.
-    from chainsleuth.cli import chain_cmd, config_cmd, ingest_cmd, serve_cmd, store_cmd, tags_cmd, world_cmd
+    from chainsleuth.cli import (
+        chain_cmd,
+        config_cmd,
+        ingest_cmd,
+        monitor_cmd,
+        serve_cmd,
+        store_cmd,
+        tags_cmd,
+        world_cmd,
+    )
 
     app.add_typer(world_cmd.app, name="world")
     app.add_typer(store_cmd.app, name="db")
     app.add_typer(ingest_cmd.app, name="ingest")
     app.add_typer(chain_cmd.app, name="chain")
     app.add_typer(tags_cmd.app, name="tags")
+    app.add_typer(monitor_cmd.app, name="monitor")
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(config_cmd.keys_app, name="keys")
     app.command("serve")(serve_cmd.serve)

@@ -82,7 +82,8 @@ class IngestReport:
 
 def _last_block_in(path: Path) -> int | None:
     """The last block number of a blocks file, read from its tail (for a progress bar total); None if
-    unknown."""
+    unknown.
+    """
     import csv
     import io
     import json
@@ -191,9 +192,7 @@ def ingest_bitcoin_etl(
 ) -> ChainIngestReport:
     """Ingest a bitcoin-etl export (blocks + transactions with nested inputs/outputs, JSONL or CSV)."""
     blocks = BlockOrderedStream(RecordStream(Path(blocks_path), BTC_BLOCK_FIELDS), "number")
-    txs = BlockOrderedStream(
-        RecordStream(Path(transactions_path), BTC_TX_FIELDS, large_records=True), "block_number"
-    )
+    txs = BlockOrderedStream(RecordStream(Path(transactions_path), BTC_TX_FIELDS, large_records=True), "block_number")
 
     def build(
         writer: ChainWriter, batch_blocks: pa.Table, last: int, report: ChainIngestReport
@@ -201,9 +200,7 @@ def ingest_bitcoin_etl(
         tables, keys = bitcoin_batch(writer, batch_blocks, txs.take_through(last), blocks, txs, report)
         return tables, keys
 
-    return _run(
-        store, chain, [Path(blocks_path), Path(transactions_path)], blocks, [txs], build, batch_size, progress
-    )
+    return _run(store, chain, [Path(blocks_path), Path(transactions_path)], blocks, [txs], build, batch_size, progress)
 
 
 def read_token_catalog(path: Path | None) -> TokenCatalog:
@@ -241,9 +238,7 @@ def ingest_ethereum_etl(
     blocks = BlockOrderedStream(RecordStream(Path(blocks_path), ETH_BLOCK_FIELDS), "number")
     txs = BlockOrderedStream(RecordStream(Path(transactions_path), ETH_TX_FIELDS), "block_number")
     transfers = (
-        BlockOrderedStream(
-            RecordStream(Path(token_transfers_path), ETH_TOKEN_TRANSFER_FIELDS), "block_number"
-        )
+        BlockOrderedStream(RecordStream(Path(token_transfers_path), ETH_TOKEN_TRANSFER_FIELDS), "block_number")
         if token_transfers_path is not None
         else None
     )
@@ -254,9 +249,7 @@ def ingest_ethereum_etl(
     ) -> tuple[dict[str, pa.Table], tuple[UInt64Array, UInt64Array, Int64Array] | None]:
         batch_transfers = transfers.take_through(last) if transfers is not None else no_transfers
         streams = (blocks, txs, transfers if transfers is not None else txs)
-        tables = ethereum_batch(
-            writer, batch_blocks, txs.take_through(last), batch_transfers, streams, catalog, report
-        )
+        tables = ethereum_batch(writer, batch_blocks, txs.take_through(last), batch_transfers, streams, catalog, report)
         return tables, None
 
     files = [Path(p) for p in (blocks_path, transactions_path, token_transfers_path) if p is not None]

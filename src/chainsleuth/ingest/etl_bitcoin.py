@@ -54,11 +54,10 @@ def _sum_by_parent(values: Int64Array, parents: Int64Array, n: int) -> Int64Arra
 
 def _op_return(flat: pa.StructArray) -> tuple[pa.Array, pa.Array, npt.NDArray[np.bool_]]:
     """OP_RETURN payload (bytes after ``OP_RETURN``), its printable text (bridge memos), and the nulldata
-    mask."""
+    mask.
+    """
     script_type = flat.field("type")
-    nulldata = np.asarray(
-        pc.fill_null(pc.equal(script_type, "nulldata"), False).to_numpy(zero_copy_only=False)
-    )
+    nulldata = np.asarray(pc.fill_null(pc.equal(script_type, "nulldata"), False).to_numpy(zero_copy_only=False))
     asm = pc.if_else(pa.array(nulldata), flat.field("script_asm"), pa.scalar(None, pa.string()))
     hex_text = pc.replace_substring_regex(asm, r"^OP_RETURN\s*", "0x", max_replacements=1)
     hex_text = pc.if_else(pc.starts_with(hex_text, "0x"), hex_text, pa.scalar(None, pa.string()))
@@ -74,8 +73,7 @@ def bitcoin_batch(
     txs_stream: BlockOrderedStream,
     report: ChainIngestReport,
 ) -> tuple[dict[str, pa.Table], tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], Int64Array]]:
-    """Tables for one batch of whole blocks, and the hash keys of its transactions (for the writer's
-    index)."""
+    """Tables for one batch of whole blocks, and the hash keys of its transactions (for the writer's index)."""
     check_membership(blocks, txs, txs_stream, blocks_stream, counted=True)
     n = txs.num_rows
     hashes = txs.column("hash").combine_chunks()
@@ -105,9 +103,7 @@ def bitcoin_batch(
         if bad_spent.any():
             parent = int(in_parent[outside[int(np.flatnonzero(bad_spent)[0])]])
             row = int(txs.column(ROW)[parent].as_py())
-            raise fail_at_row(
-                txs_stream.stream.path, txs_stream.stream.fmt, row, "malformed spent_transaction_hash"
-            )
+            raise fail_at_row(txs_stream.stream.path, txs_stream.stream.fmt, row, "malformed spent_transaction_hash")
         spent_tx[outside] = writer.resolve_tx_hashes(s1, s2)
         report.unresolved_inputs += int(np.count_nonzero(spent_tx[outside] < 0))
 
@@ -142,9 +138,7 @@ def bitcoin_batch(
         schema=UTXO_INPUTS,
     )
     input_value = pc.fill_null(txs.column("input_value"), pa.array(_sum_by_parent(in_values, in_parent, n)))
-    output_value = pc.fill_null(
-        txs.column("output_value"), pa.array(_sum_by_parent(out_values, out_parent, n))
-    )
+    output_value = pc.fill_null(txs.column("output_value"), pa.array(_sum_by_parent(out_values, out_parent, n)))
     is_coinbase = txs.column("is_coinbase")
     computed_fee = pc.if_else(is_coinbase, 0, pc.subtract(input_value, output_value))
     transactions = pa.Table.from_arrays(

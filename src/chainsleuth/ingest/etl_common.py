@@ -194,18 +194,13 @@ def check_membership(
             blocks_stream.stream.path,
             blocks_stream.stream.fmt,
             row,
-            f"block {block} declares {expected[index]} transactions"
-            f" but the transactions file has {found[index]}",
+            f"block {block} declares {expected[index]} transactions but the transactions file has {found[index]}",
         )
 
 
-def check_fixed_hex(
-    values: pa.Array, bad: np.ndarray, rows: pa.Table, stream: BlockOrderedStream, what: str
-) -> None:
+def check_fixed_hex(values: pa.Array, bad: np.ndarray, rows: pa.Table, stream: BlockOrderedStream, what: str) -> None:
     """Raise for the first row whose hash was flagged malformed by ``hash_keys``."""
     if bad.any():
         position = int(np.flatnonzero(bad)[0])
         row = int(rows.column(ROW)[position].as_py())
-        raise fail_at_row(
-            stream.stream.path, stream.stream.fmt, row, f"malformed {what}: {values[position].as_py()!r}"
-        )
+        raise fail_at_row(stream.stream.path, stream.stream.fmt, row, f"malformed {what}: {values[position].as_py()!r}")

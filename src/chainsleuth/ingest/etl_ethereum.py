@@ -31,7 +31,6 @@ from chainsleuth.store.chainstore.writer import ChainWriter
 Int64Array = npt.NDArray[np.int64]
 ETH_DECIMALS = 18
 DEFAULT_TOKEN_DECIMALS = 18
-_ADDRESS = r"^0x[0-9a-f]{40}$"
 _HASH = r"^0x[0-9a-f]{64}$"
 _KIND = pa.dictionary(pa.int8(), pa.string())
 
@@ -43,19 +42,45 @@ class TokenCatalog:
         self.entries = {address.lower(): meta for address, meta in (entries or {}).items()}
 
 
+_LOWER_HEX = np.zeros(256, dtype=bool)
+_LOWER_HEX[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = True
+
+
+def _valid_addresses(values: pa.Array) -> npt.NDArray[np.bool_]:
+    """Rows that are null or ``0x`` + 40 lowercase hex digits, checked on the raw buffer (no regex)."""
+    n = len(values)
+    nulls = np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    values = pa.concat_arrays([values.cast(pa.large_string())])
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[: n + 1]
+    lengths = np.diff(offsets)
+    ok = nulls.copy()
+    present = ~nulls
+    if (lengths[present] == 42).all():  # the usual case: the data buffer is a (rows, 42) block of characters
+        data = np.frombuffer(values.buffers()[2], dtype=np.uint8) if present.any() else np.empty(0, np.uint8)
+        chars = data[offsets[0] : offsets[-1]].reshape(-1, 42)
+        ok[present] = (chars[:, 0] == ord("0")) & (chars[:, 1] == ord("x")) & _LOWER_HEX[chars[:, 2:]].all(axis=1)
+        return ok
+    full = np.flatnonzero(present & (lengths == 42))
+    if len(full):
+        data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
+        chars = data[offsets[full][:, None] + np.arange(42)[None, :]]
+        ok[full] = (chars[:, 0] == ord("0")) & (chars[:, 1] == ord("x")) & _LOWER_HEX[chars[:, 2:]].all(axis=1)
+    return ok
+
+
 def _lower_checked(table: pa.Table, column: str, stream: BlockOrderedStream) -> pa.Array:
     """The column's addresses in lowercase, after checking they look like Ethereum addresses."""
-    values = pc.utf8_lower(table.column(column).combine_chunks())
-    ok = pc.fill_null(pc.match_substring_regex(values, _ADDRESS), True)
-    bad = np.flatnonzero(~np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool))
+    values = table.column(column).combine_chunks()
+    ok = _valid_addresses(values)
+    if not ok.all():  # checksummed (mixed-case) addresses are fine once lowercased
+        values = pc.utf8_lower(values)
+        ok = _valid_addresses(values)
+    bad = np.flatnonzero(~ok)
     if len(bad):
         position = int(bad[0])
         row = int(table.column(ROW)[position].as_py())
         raise fail_at_row(
-            stream.stream.path,
-            stream.stream.fmt,
-            row,
-            f"{column} is not an Ethereum address: {values[position]}",
+            stream.stream.path, stream.stream.fmt, row, f"{column} is not an Ethereum address: {values[position]}"
         )
     return values
 
@@ -67,9 +92,7 @@ def _coins(values: pa.Array, decimals: npt.NDArray[np.int64] | int) -> npt.NDArr
 
 def _fees(gas_used: pa.Array, gas_price: pa.Array) -> pa.Array:
     """``receipt_gas_used * gas_price`` where both are known (enriched exports); null otherwise."""
-    both = np.flatnonzero(
-        np.asarray(pc.and_(gas_used.is_valid(), gas_price.is_valid()).to_numpy(zero_copy_only=False))
-    )
+    both = np.flatnonzero(np.asarray(pc.and_(gas_used.is_valid(), gas_price.is_valid()).to_numpy(zero_copy_only=False)))
     fees: list[int | None] = [None] * len(gas_used)
     if len(both):
         used = gas_used.take(pa.array(both)).to_pylist()
@@ -93,9 +116,7 @@ def ethereum_batch(
     check_membership(blocks, txs, txs_stream, blocks_stream, counted=True)
     check_membership(blocks, transfers, transfers_stream, blocks_stream, counted=False)
     hashes = pc.utf8_lower(txs.column("hash").combine_chunks())
-    bad = ~np.asarray(
-        pc.fill_null(pc.match_substring_regex(hashes, _HASH), False).to_numpy(zero_copy_only=False)
-    )
+    bad = ~np.asarray(pc.fill_null(pc.match_substring_regex(hashes, _HASH), False).to_numpy(zero_copy_only=False))
     check_fixed_hex(hashes, bad, txs, txs_stream, "transaction hash")
     n = txs.num_rows
     tx_ids = writer.allocate_tx_ids(n)
@@ -105,9 +126,7 @@ def ethereum_batch(
     token = _lower_checked(transfers, "token_address", transfers_stream)
     tt_from = _lower_checked(transfers, "from_address", transfers_stream)
     tt_to = _lower_checked(transfers, "to_address", transfers_stream)
-    parent = pc.index_in(
-        pc.utf8_lower(transfers.column("transaction_hash").combine_chunks()), value_set=hashes
-    )
+    parent = pc.index_in(pc.utf8_lower(transfers.column("transaction_hash").combine_chunks()), value_set=hashes)
     if parent.null_count:
         position = int(np.flatnonzero(np.asarray(parent.is_null().to_numpy(zero_copy_only=False)))[0])
         row = int(transfers.column(ROW)[position].as_py())
@@ -137,9 +156,7 @@ def ethereum_batch(
     registry = writer.tokens
     unique_tokens = token_set.to_pylist()
     token_positions = pc.index_in(token, value_set=token_set).to_numpy(zero_copy_only=False).astype(np.int64)
-    first_row = (
-        np.unique(token_positions, return_index=True)[1] if len(token_positions) else np.empty(0, np.int64)
-    )
+    first_row = np.unique(token_positions, return_index=True)[1] if len(token_positions) else np.empty(0, np.int64)
     asset_of_unique = np.empty(len(unique_tokens), dtype=np.int32)
     decimals_of_unique = np.empty(len(unique_tokens), dtype=np.int64)
     for position, address in enumerate(unique_tokens):
@@ -153,9 +170,7 @@ def ethereum_batch(
                 report.warnings.append(
                     f"token {address} is not in a tokens file: assuming {DEFAULT_TOKEN_DECIMALS} decimals"
                 )
-            info = writer.register_token(
-                address, int(token_ids[first_row[position]]), symbol, decimals, source
-            )
+            info = writer.register_token(address, int(token_ids[first_row[position]]), symbol, decimals, source)
         asset_of_unique[position] = info.asset_id
         decimals_of_unique[position] = info.decimals
 
@@ -191,9 +206,7 @@ def ethereum_batch(
             ),
             kinds.cast(_KIND),
             pa.concat_arrays([native_value, token_value]),
-            pa.array(
-                np.concatenate([_coins(native_value, ETH_DECIMALS), _coins(token_value, token_decimals)])
-            ),
+            pa.array(np.concatenate([_coins(native_value, ETH_DECIMALS), _coins(token_value, token_decimals)])),
             pa.array(
                 np.concatenate(
                     [

@@ -185,9 +185,7 @@ def fail_at_row(path: Path, fmt: FileFormat, row: int, message: str) -> Malforme
     return MalformedFileError(message, path=str(path), line=line_of_row(path, fmt, row))
 
 
-def fail_parse(
-    path: Path, fmt: FileFormat, fields: tuple[Field, ...], error: Exception
-) -> MalformedFileError:
+def fail_parse(path: Path, fmt: FileFormat, fields: tuple[Field, ...], error: Exception) -> MalformedFileError:
     """Turn a reader error into a MalformedFileError that names the first bad line."""
     found = locate_problem(path, fmt, fields)
     if found is None:
@@ -200,7 +198,8 @@ def fail_parse(
 
 def _csv_nested(column: pa.Array, f: Field) -> pa.Array:
     """Parse a CSV column of JSON-encoded lists (bitcoin-etl's ``inputs``/``outputs``) with Arrow's JSON
-    reader."""
+    reader.
+    """
     wrapped = pc.binary_join_element_wise('{"v":', pc.fill_null(column, "null"), "}\n", "")
     wrapped = wrapped.cast(pa.large_string())
     offsets = np.frombuffer(wrapped.buffers()[1], dtype=np.int64)
@@ -236,14 +235,9 @@ class RecordStream:
                 return pj.open_json(
                     self.path,
                     read_options=pj.ReadOptions(block_size=self._block_size),
-                    parse_options=pj.ParseOptions(
-                        explicit_schema=self.schema, unexpected_field_behavior="ignore"
-                    ),
+                    parse_options=pj.ParseOptions(explicit_schema=self.schema, unexpected_field_behavior="ignore"),
                 )
-            types = {
-                f.name: (pa.string() if f.kind in ("records", "strlist") else f.arrow_type)
-                for f in self.fields
-            }
+            types = {f.name: (pa.string() if f.kind in ("records", "strlist") else f.arrow_type) for f in self.fields}
             return pcsv.open_csv(
                 self.path,
                 read_options=pcsv.ReadOptions(block_size=self._block_size),
@@ -337,9 +331,7 @@ def check_required(table: pa.Table, stream: RecordStream) -> None:
                 values = flat.field(child.name)
                 if child.required and values.null_count:
                     first_child = int(np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))[0])
-                    bad_rows.append(
-                        (int(parents[first_child]), f"{f.name}: field {child.name!r} is missing or null")
-                    )
+                    bad_rows.append((int(parents[first_child]), f"{f.name}: field {child.name!r} is missing or null"))
     if bad_rows:
         position, message = min(bad_rows)
         row = int(table.column(ROW)[position].as_py())
@@ -392,7 +384,8 @@ class BlockOrderedStream:
 
     def skip_through(self, last_block: int) -> None:
         """Discard every record with block number ``<= last_block`` one read block at a time (bounded memory
-        even when the whole file was ingested before)."""
+        even when the whole file was ingested before).
+        """
         while True:
             table = self._buffered()
             cut = int(np.searchsorted(table.column(self.block_column).to_numpy(), last_block, side="right"))
@@ -409,7 +402,8 @@ class BlockOrderedStream:
 
     def take_counted(self, count_column: str, target: int) -> pa.Table:
         """Whole records from the front until the sum of ``count_column`` reaches ``target`` (blocks by tx
-        count)."""
+        count).
+        """
         while True:
             table = self._buffered()
             counts = np.cumsum(table.column(count_column).to_numpy()) if table.num_rows else np.empty(0)

@@ -11,7 +11,9 @@ The load is
 * **resumable**: every batch is committed together with the progress counter in ``ingest_runs``, so after a
   crash or Ctrl-C a re-run continues after the last committed batch and neither loses nor duplicates a row;
 * **strict**: all files' headers are checked before anything is written; a bad value stops the load with a
-  :class:`MalformedFileError` naming the file and row, and the batch containing it is rolled back entirely.
+  :class:`MalformedFileError` naming the file and row, and the batch containing it is rolled back entirely;
+* **private**: personal columns are encrypted and their blind indexes computed
+  (:func:`chainsleuth.privacy.fields.protect_batch`) before a batch reaches the database.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from chainsleuth.errors import MalformedFileError, NotFoundError, StorageError
 from chainsleuth.ingest.bulk import insert_batch, missing_keys, table_is_empty
 from chainsleuth.ingest.exchange_files import Batch, ExchangeFile, sha256_of
 from chainsleuth.ingest.exchange_schema import EXCHANGE_TABLES, TableSpec
+from chainsleuth.privacy.fields import protect_batch
+from chainsleuth.privacy.keyring import ensure_keyring
 from chainsleuth.store.models.ingest import IngestRun
 from chainsleuth.store.types import utcnow
 
@@ -125,6 +129,7 @@ def _load_file(
         progress(spec.name, total if complete else rows_done, total)
     if complete:
         return load
+    crypto = ensure_keyring(engine)  # outside the batch transactions: may record key version 1
     with engine.connect() as connection:
         # A first load into an empty table cannot meet existing keys (duplicates inside the file are still
         # rejected by the primary key), so it skips the look-up; re-runs and resumptions always look.
@@ -137,7 +142,7 @@ def _load_file(
                 if check_existing:
                     fresh = missing_keys(connection, spec, batch.data)
                 data = batch.data if len(fresh) == count else batch.data.take(pa.array(fresh, pa.int64()))
-                insert_batch(connection, spec, data)
+                insert_batch(connection, *protect_batch(crypto, spec, data))
                 rows_done = batch.first_row + count
                 connection.execute(
                     update(IngestRun)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Dialect, Engine, Text, event
+from sqlalchemy import Connection, Dialect, Engine, Table, Text, event, inspect
+from sqlalchemy.orm import Mapper
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
@@ -74,3 +75,39 @@ def _remember_engine(connection: Connection) -> None:
 #: Attribute of a dialect holding a weak reference to its engine (one dialect per engine).
 ENGINE_ATTRIBUTE = "_chainsleuth_engine"
 event.listen(Engine, "engine_connect", _remember_engine)
+
+
+def blind_index_specs(table: Table) -> list[tuple[str, str, str]]:
+    """``(blind-index column, source column, kind)`` for every blind-index column of ``table``."""
+    return [
+        (column.name, str(column.info["blind_index_of"]), str(column.info["search"]))
+        for column in table.columns
+        if "blind_index_of" in column.info
+    ]
+
+
+def encrypted_columns(table: Table) -> list[str]:
+    """Names of the columns of ``table`` stored through :class:`EncryptedText`."""
+    return [column.name for column in table.columns if isinstance(column.type, EncryptedText)]
+
+
+def _fill_blind_indexes(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    """Keep the blind indexes of an ORM object in step with its personal fields (insert and update)."""
+    table = mapper.local_table
+    if not isinstance(table, Table):
+        return
+    specs = blind_index_specs(table)
+    if not specs:
+        return
+    crypto = _crypto(connection.dialect)
+    state = inspect(target)
+    for index_column, source, kind in specs:
+        attribute = mapper.get_property_by_column(table.columns[source]).key
+        if state.has_identity and not state.attrs[attribute].history.has_changes():
+            continue  # an update that leaves the source alone keeps its index
+        target_key = mapper.get_property_by_column(table.columns[index_column]).key
+        setattr(target, target_key, crypto.blind_index(kind, getattr(target, attribute)))
+
+
+event.listen(Mapper, "before_insert", _fill_blind_indexes)
+event.listen(Mapper, "before_update", _fill_blind_indexes)

@@ -71,3 +71,19 @@ def test_incremental_union_equals_from_scratch(case: tuple[int, list[tuple[int, 
     scratch = apply_edges(None, n, src, dst)
     assert incremental.tolist() == scratch.tolist()
     assert scratch.tolist() == python_union_find(n, src, dst)
+
+
+def test_smallest_member_falls_back_when_labels_are_not_in_first_seen_order() -> None:
+    from chainsleuth.chain.clustering.kernel import _smallest_member
+
+    in_order = np.array([0, 1, 0, 2, 1], dtype=np.int32)
+    assert _smallest_member(in_order, 3).tolist() == [0, 1, 3]
+    shuffled = np.array([2, 0, 2, 1, 0], dtype=np.int32)
+    assert _smallest_member(shuffled, 3).tolist() == [1, 3, 0]
+
+
+def test_group_edges_skip_excluded_groups() -> None:
+    tx = np.array([1, 1, 2, 2, 2, 3, 3])
+    addr = np.array([1, 2, 3, 4, 5, 6, 7])
+    src, dst = group_edges(tx, addr, exclude=np.array([2, 9]))
+    assert sorted(zip(src.tolist(), dst.tolist(), strict=True)) == [(2, 1), (7, 6)]

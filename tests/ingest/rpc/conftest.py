@@ -112,8 +112,8 @@ def anvil_node() -> Iterator[Anvil]:
 
 
 @pytest.fixture
-def anvil(anvil_node: Anvil) -> Iterator[Anvil]:
+def anvil(anvil_node: Anvil) -> Anvil:
     """The session's anvil, reset to a fresh chain for each test (``anvil_reset`` keeps the accounts)."""
     anvil_node.rpc("anvil_reset")
     anvil_node.rpc("evm_setAutomine", True)
-    yield anvil_node
+    return anvil_node

@@ -40,13 +40,19 @@ def dumps(value: Any) -> str:
 class FakeNode:
     """A running server; ``url`` to connect, ``requests`` logs every method asked, ``handler`` is swappable."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, auth: str | None = None) -> None:
         self.handler = handler
+        self.auth = auth
         self.requests: list[str] = []
         node = self
 
         class RequestHandler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
+                if node.auth is not None and self.headers.get("Authorization") != node.auth:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length), parse_float=Decimal)
                 items = body if isinstance(body, list) else [body]
@@ -62,7 +68,7 @@ class FakeNode:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
@@ -76,8 +82,9 @@ class FakeNode:
 
 
 @contextmanager
-def fake_node(handler: Handler) -> Iterator[FakeNode]:
-    node = FakeNode(handler)
+def fake_node(handler: Handler, auth: str | None = None) -> Iterator[FakeNode]:
+    """A :class:`FakeNode` for the ``with`` block; ``auth``: the exact ``Authorization`` header required."""
+    node = FakeNode(handler, auth)
     try:
         yield node
     finally:

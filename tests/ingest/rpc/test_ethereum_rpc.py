@@ -46,8 +46,7 @@ def transfers(store: ChainStore) -> list[tuple[str | None, str | None, int, str,
     rows = store.table("ethereum", "transfers").to_pylist()
     names = store.addresses("ethereum", [r["from_id"] for r in rows] + [r["to_id"] for r in rows])
     return [
-        (names[i], names[len(rows) + i], int(row["value"]), row["kind"], row["asset_id"])
-        for i, row in enumerate(rows)
+        (names[i], names[len(rows) + i], int(row["value"]), row["kind"], row["asset_id"]) for i, row in enumerate(rows)
     ]
 
 
@@ -79,7 +78,9 @@ def test_ingest_stores_exactly_the_node_transfers(anvil: Anvil, tmp_path: Path) 
 
     assert report.height_before == -1
     assert report.height_after == anvil.height() == 4
-    assert report.blocks == 5 and report.transactions == 5 and report.transfers == 4
+    assert report.blocks == 5
+    assert report.transactions == 5
+    assert report.transfers == 4
     assert report.rollbacks == []
     assert_store_matches_node(store, anvil)
     assert transfers(store) == [
@@ -96,7 +97,8 @@ def test_ingest_stores_exactly_the_node_transfers(anvil: Anvil, tmp_path: Path) 
 
     txs = {row["hash"]: row for row in store.table("ethereum", "transactions").to_pylist()}
     failed = txs[first[3]]
-    assert failed["status"] == 0 and failed["method_id"] == "0xa9059cbb"
+    assert failed["status"] == 0
+    assert failed["method_id"] == "0xa9059cbb"
     receipt = anvil.rpc("eth_getTransactionReceipt", first[0])
     assert txs[first[0]]["fee"] == Decimal(int(receipt["gasUsed"], 16) * int(receipt["effectiveGasPrice"], 16))
     assert txs[first[0]]["value"] == Decimal(3 * ETH // 2)
@@ -104,7 +106,8 @@ def test_ingest_stores_exactly_the_node_transfers(anvil: Anvil, tmp_path: Path) 
     # Re-ingesting the same range adds nothing and writes nothing.
     before = snapshot(store.root)
     again = ingest_ethereum_rpc(anvil.url, store)
-    assert again.blocks == 0 and again.transactions == 0
+    assert again.blocks == 0
+    assert again.transactions == 0
     assert snapshot(store.root) == before
 
     # New blocks: the ingest resumes after the stored height.
@@ -112,7 +115,9 @@ def test_ingest_stores_exactly_the_node_transfers(anvil: Anvil, tmp_path: Path) 
     resumed = ingest_ethereum_rpc(anvil.url, store)
     assert (resumed.height_before, resumed.height_after, resumed.blocks) == (4, 5, 1)
     assert transfers(store)[-1] == (d, a, 45, "token", 1)
-    assert store.transaction("ethereum", later[0])["tx_id"] == 5
+    stored_later = store.transaction("ethereum", later[0])
+    assert stored_later is not None
+    assert stored_later["tx_id"] == 5
     assert len(store.tokens("ethereum")) == 1
 
 
@@ -155,7 +160,8 @@ def test_reorg_is_rolled_back_and_store_matches_node(anvil: Anvil, tmp_path: Pat
     report = ingest_ethereum_rpc(anvil.url, store)
 
     [rollback] = report.rollbacks
-    assert rollback.fork_height == 1 and rollback.old_height == 3
+    assert rollback.fork_height == 1
+    assert rollback.old_height == 3
     assert rollback.removed == [(2, replaced[0]), (3, replaced[1])]
     assert report.height_after == 4
     assert_store_matches_node(store, anvil)
@@ -185,15 +191,16 @@ def test_malformed_node_answer_names_the_block_and_writes_nothing(anvil: Anvil, 
     ingest_ethereum_rpc(anvil.url, store, to_block=1)
     before = snapshot(store.root)
     corrupt_status = False
-    with fake_node(corrupting) as node:
-        with pytest.raises(InvalidInputError) as missing:
-            ingest_ethereum_rpc(node.url, store)
+    with fake_node(corrupting) as node, pytest.raises(InvalidInputError) as missing:
+        ingest_ethereum_rpc(node.url, store)
     upstream.close()
     assert "'from' is missing" in str(missing.value)
-    assert missing.value.details["block"] == 2 and missing.value.details["method"] == "eth_getBlockByNumber"
+    assert missing.value.details["block"] == 2
+    assert missing.value.details["method"] == "eth_getBlockByNumber"
     assert snapshot(store.root) == before  # nothing of blocks 2-3 was written
     resumed = ingest_ethereum_rpc(anvil.url, store)
-    assert resumed.height_before == 1 and resumed.height_after == 3
+    assert resumed.height_before == 1
+    assert resumed.height_after == 3
     assert len(transfers(store)) == 3
 
     bad_store = ChainStore(tmp_path / "bad")
@@ -202,5 +209,35 @@ def test_malformed_node_answer_names_the_block_and_writes_nothing(anvil: Anvil, 
     with fake_node(corrupting) as node, pytest.raises(InvalidInputError) as wrong_type:
         ingest_ethereum_rpc(node.url, bad_store, from_block=3)
     upstream.close()
-    assert "'status' is malformed" in str(wrong_type.value) and wrong_type.value.details["block"] == 3
+    assert "'status' is malformed" in str(wrong_type.value)
+    assert wrong_type.value.details["block"] == 3
     assert snapshot(bad_store.root) == {}
+
+
+def test_nodes_without_block_receipts_fall_back_to_transaction_receipts(anvil: Anvil, tmp_path: Path) -> None:
+    a, b, c, _ = anvil.accounts()
+    install_token(anvil, a, 10**9)
+    mine_block(
+        anvil,
+        [
+            {"sender": a, "to": TOKEN, "data": transfer_input(b, 500)},
+            {"sender": b, "to": c, "value": ETH, "gas": 21_000},
+        ],
+    )
+    upstream = httpx.Client(timeout=30)
+
+    def without_block_receipts(request: dict[str, Any]) -> dict[str, Any]:
+        if request["method"] == "eth_getBlockReceipts":
+            return {"error": {"code": -32601, "message": "the method eth_getBlockReceipts does not exist"}}
+        answer: dict[str, Any] = upstream.post(anvil.url, json=request).json()
+        return {key: value for key, value in answer.items() if key in ("result", "error")}
+
+    store = ChainStore(tmp_path / "store")
+    with fake_node(without_block_receipts) as node:
+        ingest_ethereum_rpc(node.url, store)
+    upstream.close()
+    assert "eth_getTransactionReceipt" in node.requests
+    direct = ChainStore(tmp_path / "direct")
+    ingest_ethereum_rpc(anvil.url, direct)
+    assert contents(store) == contents(direct)
+    assert transfers(store) == [(a, b, 500, "token", 1), (b, c, ETH, "native", 0)]

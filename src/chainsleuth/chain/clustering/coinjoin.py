@@ -35,8 +35,9 @@ import numpy.typing as npt
 from chainsleuth.chain.clustering.kernel import (
     Int64Array,
     as_int64,
-    group_counts,
+    group_rows,
     group_starts,
+    ids_with_at_least,
     rows_in_groups,
     sorted_intersection,
 )
@@ -138,28 +139,29 @@ def detect_coinjoins(
 ) -> CoinJoinResult:
     """Score every transaction with ≥ 2 inputs and ≥ 3 outputs; inputs and outputs must be sorted by tx id.
 
-    Only candidates are examined (a small share of all transactions), so the detector costs a few sorts of
-    that
-    subset. Outputs without an address (``-1``: OP_RETURN) are ignored.
+    Only candidates are examined (a small share of all transactions): one grouping pass over inputs and
+    outputs, then sorts of that subset. Outputs without an address (``-1``: OP_RETURN) are ignored.
     """
     p = params or CoinJoinParams()
     itx, iaddr = as_int64(in_tx), as_int64(in_address)
     otx, oaddr, oval = as_int64(out_tx), as_int64(out_address), as_int64(out_value)
-    has_address = oaddr >= 0
-    otx, oaddr, oval = otx[has_address], oaddr[has_address], oval[has_address]
 
-    in_groups, out_groups = group_counts(itx), group_counts(otx)
-    in_ids, in_n = in_groups
-    out_ids, out_n = out_groups
-    cand = sorted_intersection(in_ids[in_n >= 2], out_ids[out_n >= 3])
+    cand = sorted_intersection(ids_with_at_least(itx, 2), ids_with_at_least(otx, 3))
+    out_rows = group_rows(otx, cand)
+    co_tx, co_val, co_addr = otx[out_rows], oval[out_rows], oaddr[out_rows]
+    has_address = co_addr >= 0
+    if not has_address.all():  # OP_RETURN outputs do not count: recount and drop candidates below three
+        co_tx, co_val, co_addr = co_tx[has_address], co_val[has_address], co_addr[has_address]
+        cand = cand[_counts(co_tx, cand) >= 3]
+        keep = rows_in_groups(co_tx, cand)
+        co_tx, co_val, co_addr = co_tx[keep], co_val[keep], co_addr[keep]
 
     n_in = _counts(itx, cand)
-    n_out = _counts(otx, cand)
-    in_mask = rows_in_groups(itx, cand, in_groups)
-    out_mask = rows_in_groups(otx, cand, out_groups)
+    n_out = _counts(co_tx, cand)
+    in_rows = group_rows(itx, cand)
 
     # distinct input addresses per candidate
-    ci_tx, ci_addr = itx[in_mask], iaddr[in_mask]
+    ci_tx, ci_addr = itx[in_rows], iaddr[in_rows]
     order = np.lexsort((ci_addr, ci_tx))
     ci_tx, ci_addr = ci_tx[order], ci_addr[order]
     new_pair = np.ones(len(ci_tx), dtype=bool)
@@ -167,7 +169,6 @@ def detect_coinjoins(
     distinct = _counts(ci_tx[new_pair], cand)
 
     # most frequent output value per candidate (ties: the larger value)
-    co_tx, co_val, co_addr = otx[out_mask], oval[out_mask], oaddr[out_mask]
     order = np.lexsort((co_addr, co_val, co_tx))
     co_tx, co_val, co_addr = co_tx[order], co_val[order], co_addr[order]
     run_start = np.ones(len(co_tx), dtype=bool)

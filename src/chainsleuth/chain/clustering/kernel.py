@@ -74,6 +74,35 @@ def rows_in_groups(group_ids: Int64Array, wanted: Int64Array, groups: Groups | N
     return result
 
 
+def ids_with_at_least(group_ids: Int64Array, k: int) -> Int64Array:
+    """Ids of the groups with at least ``k`` rows, by one comparison of rows ``k-1`` apart (no grouping pass)."""
+    if k <= 1:
+        return group_ids[group_starts(group_ids)]
+    if len(group_ids) < k:
+        return np.empty(0, dtype=np.int64)
+    ids = group_ids[np.flatnonzero(group_ids[k - 1 :] == group_ids[: -(k - 1)])]
+    if len(ids) < 2:
+        return ids
+    result: Int64Array = ids[np.concatenate(([True], ids[1:] != ids[:-1]))]
+    return result
+
+
+def expand_ranges(left: Int64Array, right: Int64Array) -> Int64Array:
+    """All integers of the half-open ranges ``[left[i], right[i])``, concatenated, without a Python loop."""
+    lengths = np.maximum(right - left, 0)
+    total = int(lengths.sum())
+    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    result: Int64Array = np.repeat(left, lengths) + np.arange(total, dtype=np.int64) - offsets
+    return result
+
+
+def group_rows(group_ids: Int64Array, wanted: Int64Array) -> Int64Array:
+    """Row indices of the groups in ``wanted`` (sorted) within a grouped array: binary searches, no scan."""
+    left = np.searchsorted(group_ids, wanted, side="left")
+    right = np.searchsorted(group_ids, wanted, side="right")
+    return expand_ranges(left.astype(np.int64), right.astype(np.int64))
+
+
 def sorted_intersection(a: Int64Array, b: Int64Array) -> Int64Array:
     """Values in both sorted, duplicate-free arrays (binary searches of the shorter one, no re-sort)."""
     if len(a) > len(b):
@@ -111,12 +140,9 @@ def group_edges(
     keep &= addresses[1:] != addresses[:-1]
     if exclude is not None and len(exclude):
         wanted = np.unique(as_int64(exclude))
-        left = np.searchsorted(groups, wanted, side="left")
-        right = np.searchsorted(groups, wanted, side="right")
-        lengths = np.maximum(right - left - 1, 0)  # pairs inside each excluded group
-        offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
-        pairs = np.repeat(left, lengths) + np.arange(int(lengths.sum()), dtype=np.int64) - offsets
-        keep[pairs] = False
+        left = np.searchsorted(groups, wanted, side="left").astype(np.int64)
+        right = np.searchsorted(groups, wanted, side="right").astype(np.int64)
+        keep[expand_ranges(left, right - 1)] = False  # the pairs inside each excluded group
     return addresses[1:][keep], addresses[:-1][keep]
 
 

@@ -12,9 +12,9 @@ Layout (one directory per chain)::
 
 Every file is written to a temporary name, fsynced and renamed; ``state.json`` is replaced last and names the
 files of the current generation, so a reader (or a crash) sees the previous generation or the new one, never a
-mix. Files no longer named by the state are removed after the switch. The files sit one level below
-``<chain>/`` on purpose: the chain store's writer deletes unreferenced ``*.parquet`` and temp files at depth
-``ROOT/*/*/*``, which must never include ours.
+mix. Files no longer named by the state are removed after the switch. The parts sit one level below
+``<chain>/`` on purpose, out of reach of any sweep of unreferenced files at ``ROOT/*/*/*`` (the chain store's
+writer once swept there).
 """
 
 from __future__ import annotations

@@ -79,6 +79,12 @@ class Terminal:
     share: float
     amount_usd: float | None
     paths: tuple[EvidencePath, ...]
+    #: The part of ``share`` reached in one hop (a direct counterparty).
+    direct_share: float = 0.0
+    #: The stop entity's tag evidence (source, confidence) and all its concepts, when stopped at a service.
+    source: str | None = None
+    confidence: str | None = None
+    concepts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -230,6 +236,8 @@ def _assemble(
     shares: dict[str, float] = {}
     for r, u in zip(reasons, ev["units"].tolist(), strict=True):
         shares[r] = shares.get(r, 0.0) + u / traced
+    hop_of = np.asarray([f.hop for f in prop.frontiers], dtype=np.int64)
+    direct = hop_of[ev["step"]] <= 1 if len(hop_of) else np.zeros(0, bool)
     ranked = sorted(groups.items(), key=lambda item: -float(ev["units"][item[1]].sum()))
     paths_raw: dict[tuple[str, int], list[list[tuple[int, float, bool]]]] = {}
     for gk, rows in ranked[:max_terminals]:
@@ -252,10 +260,12 @@ def _assemble(
         units = float(ev["units"][rows].sum())
         amount = float(ev["taint"][rows].sum())
         asset = _asset_name(graph, gk[1])
-        label = category = None
+        label = category = tag_source = confidence = None
+        concepts: tuple[str, ...] = ()
         if gk[0].startswith("S") and stops is not None:
             entity = stops.entities[int(gk[0][1:])]
             label, category, name = entity.label, entity.category, entity.key
+            tag_source, confidence, concepts = entity.source, entity.confidence, entity.concepts
         else:
             name = names.get(addr, reasons[first]) if addr >= 0 else reasons[first]
         chain = graph.segment_of_address(addr).chain if addr >= 0 and graph.segments else (
@@ -269,7 +279,8 @@ def _assemble(
         terminals.append(Terminal(
             entity=name, reason=reasons[first], chain=chain, address=names.get(addr) if addr >= 0 else None,
             label=label, category=category, asset=asset, amount=amount, share=units / traced,
-            amount_usd=usd, paths=evidence,
+            amount_usd=usd, paths=evidence, direct_share=float(ev["units"][rows][direct[rows]].sum()) / traced,
+            source=tag_source, confidence=confidence, concepts=concepts,
         ))
     return TraceResult(
         source=source.label, direction=direction, policy=policy, hops=hops,
@@ -344,3 +355,14 @@ def _to_path(graph: FlowGraph, raw: list[tuple[int, float, bool]], hashes: dict[
         previous_to = names.get(to) if to >= 0 else None
         previous_edge = e
     return EvidencePath(tuple(hops), raw[-1][1] if raw else 0.0)
+
+
+def evidence_path(graph: FlowGraph, edges: list[int], resolver: Resolver) -> EvidencePath:
+    """An evidence path of chronologically ordered edges (each hop's taint is the value it moved)."""
+    hashes = resolver.tx_hashes(graph, sorted({int(graph.tx[e]) for e in edges}))
+    addrs = sorted({int(a) for e in edges for a in (graph.addr_from[e], graph.addr_to[e]) if a >= 0})
+    names = resolver.addresses(graph, addrs)
+    memo_of = {(int(s), int(t)): m for s, t, m in zip(graph.bridges.source.tolist(), graph.bridges.target.tolist(),
+                                                       graph.bridges.memo, strict=False)}
+    raw = [(e, float(graph.value[e]), False) for e in edges]
+    return _to_path(graph, raw, hashes, names, memo_of, False)

@@ -210,6 +210,8 @@ class BitcoinSource:
         block_hash = reader.txid(block, "hash")
         if block_hash != expected_hash or reader.field(block, "height", int) != height:
             raise ChainMovedError(height)
+        if reader.field(block, "confirmations", int, optional=True) == -1:
+            raise ChainMovedError(height)  # Core still serves a block a reorg took off its chain, marked -1
         timestamp = int(reader.field(block, "time", int))
         parent = reader.txid(block, "previousblockhash") if height > 0 else None
         transactions = reader.field(block, "tx", list)

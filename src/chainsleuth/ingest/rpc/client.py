@@ -214,10 +214,10 @@ class JsonRpcClient:
             if _warming_up(answers):
                 last_problem = "node is warming up"
                 continue
+            if isinstance(data, dict) and data.get("error") is not None and data.get("id") is None:
+                # The whole request was refused (parse error, batch not supported...): every call failed.
+                return [{"id": int(p["id"]), "error": data["error"]} for p in payload]
             if len(calls) > 1 and not isinstance(data, list):
-                # Some servers answer a whole batch with a single error object (e.g. batch not supported).
-                if isinstance(data, dict) and data.get("error") is not None:
-                    return [{"id": int(p["id"]), "error": data["error"]} for p in payload]
                 raise self._malformed(label, "a batch request was not answered with a list")
             return answers
         raise NodeUnavailableError(

@@ -166,6 +166,9 @@ class EthereumSource:
             calls = [Call("eth_getBlockReceipts", [hex(h)], h) for h in heights]
             results = self.client.batch_results(calls)
             if not any(isinstance(result, Failure) for result in results):
+                for height, result in zip(heights, results, strict=True):
+                    if result is None:
+                        raise ChainMovedError(height)  # the block is gone since eth_getBlockByNumber
                 return [result if isinstance(result, list) else [result] for result in results]
             self._block_receipts = False  # this node lacks the method: one receipt per transaction from now on
         calls, owners = [], []

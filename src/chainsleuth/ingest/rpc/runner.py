@@ -34,6 +34,8 @@ from chainsleuth.store.chainstore import ChainStore, ChainWriter, chain_spec
 #: Transactions per committed batch (the etl ingest uses 50k; node blocks arrive slower, so commit sooner).
 DEFAULT_RPC_BATCH_SIZE = 20_000
 DEFAULT_MAX_REORG_DEPTH = 100
+#: Blocks per committed batch at most, so that runs of nearly empty blocks still commit (and report) regularly.
+MAX_BLOCKS_PER_BATCH = 1_000
 #: How often one run goes back to reconciliation when the node keeps reorganising under it.
 MAX_ATTEMPTS = 5
 #: Node hashes asked per JSON-RPC batch while walking back to the fork point.
@@ -140,7 +142,8 @@ def reconcile(source: NodeSource, store: ChainStore, max_reorg_depth: int) -> Ro
     if fork is None:
         raise StorageError(
             f"the node's chain agrees with no stored block in the last {height - low + 1} blocks:"
-            " a reorganisation deeper than --max-reorg-depth, or a node of another network",
+            " a reorganisation deeper than --max-reorg-depth, a node still syncing below the stored"
+            " height, or a node of another network; nothing was rolled back",
             chain=chain,
             node=source.url,
             stored_height=height,
@@ -231,23 +234,26 @@ def _ingest_range(
             raise ChainMovedError(start)  # another writer changed the store since the reconciliation
         previous = _stored_hashes(store, chain, start - 1, start - 1).get(start - 1)
         pending: list[NodeBlock] = []
-        first_height = writer.height
+        first_height = start - 1
+
+        def flush() -> None:
+            _commit(source, store, writer, pending, report)
+            pending.clear()
+            if progress is not None:
+                progress(
+                    IngestProgress(chain, writer.height, first_height, target, report.transactions, report.transfers)
+                )
+
         for chunk in range(start, target + 1, source.fetch_size):
-            blocks = source.fetch(list(range(chunk, min(chunk + source.fetch_size, target + 1))))
-            for block in blocks:
+            for block in source.fetch(list(range(chunk, min(chunk + source.fetch_size, target + 1)))):
                 if previous is not None and block.parent_hash != previous:
                     raise ChainMovedError(block.number)
                 previous = block.hash
-            pending.extend(blocks)
-            if sum(block.tx_count for block in pending) >= batch_size or chunk + source.fetch_size > target:
-                _commit(source, store, writer, pending, report)
-                pending = []
-                if progress is not None:
-                    progress(
-                        IngestProgress(
-                            chain, writer.height, first_height, target, report.transactions, report.transfers
-                        )
-                    )
+                pending.append(block)
+                if len(pending) >= MAX_BLOCKS_PER_BATCH or sum(b.tx_count for b in pending) >= batch_size:
+                    flush()
+        if pending:
+            flush()
 
 
 def _commit(

@@ -15,11 +15,28 @@ edge's own window (q's time minus ``window``), which is what per-edge features u
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from chainsleuth.monitor.features.edges import FloatArray, IntArray
+
+
+def ssorted(
+    keys: IntArray, query: IntArray, side: Literal["left", "right"] = "left", order: IntArray | None = None
+) -> IntArray:
+    """``np.searchsorted`` with the queries sorted first: several times faster on large random queries (cache).
+
+    ``order``, when given, is a permutation known to sort ``query`` (saves the argsort).
+    """
+    if query.size < 4096:
+        return np.searchsorted(keys, query, side=side).astype(np.int64)
+    if order is None:
+        order = np.argsort(query)
+    out = np.empty(query.shape, dtype=np.int64)
+    out[order] = np.searchsorted(keys, query[order], side=side)
+    return out
 
 
 @dataclass(frozen=True)
@@ -31,6 +48,7 @@ class GroupIndex:
     pos: IntArray  # positions in key order
     counterparty: IntArray  # counterparty in key order
     csum: FloatArray  # prefix sums of amounts in key order, leading 0
+    _cache: dict[tuple[int, int], IntArray] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     def build(group: IntArray, counterparty: IntArray, amount: FloatArray, mask: IntArray | None = None) -> GroupIndex:
@@ -44,21 +62,28 @@ class GroupIndex:
         csum = np.concatenate([[0.0], np.cumsum(amount[pos])])
         return GroupIndex(n, keys, pos, counterparty[pos], csum)
 
-    def span(self, g: IntArray, lo: IntArray, hi: IntArray) -> tuple[IntArray, IntArray]:
-        """Index range ``[a, b)`` in key order of group g's edges at positions ``lo..hi`` (empty when hi < lo)."""
+    def span(
+        self, g: IntArray, lo: IntArray, hi: IntArray, order: IntArray | None = None
+    ) -> tuple[IntArray, IntArray]:
+        """Index range ``[a, b)`` in key order of group g's edges at positions ``lo..hi`` (empty when hi < lo).
+
+        ``order`` may give a permutation sorting both ``g * n + lo`` and ``g * n + hi`` (see ``ssorted``).
+        """
         n = max(self.n_edges, 1)
-        a = np.searchsorted(self.keys, g * n + lo, side="left").astype(np.int64)
-        b = np.searchsorted(self.keys, g * n + hi, side="right").astype(np.int64)
+        a = ssorted(self.keys, g * n + lo, "left", order)
+        b = ssorted(self.keys, g * n + hi, "right", order)
         return a, np.maximum(a, b)
 
-    def count_sum(self, g: IntArray, lo: IntArray, hi: IntArray) -> tuple[IntArray, FloatArray]:
-        a, b = self.span(g, lo, hi)
+    def count_sum(
+        self, g: IntArray, lo: IntArray, hi: IntArray, order: IntArray | None = None
+    ) -> tuple[IntArray, FloatArray]:
+        a, b = self.span(g, lo, hi, order)
         return b - a, self.csum[b] - self.csum[a]
 
     def last_before(self, g: IntArray, before: IntArray) -> IntArray:
         """Position of group g's last edge at a position ``< before``, or -1."""
         n = max(self.n_edges, 1)
-        k = np.searchsorted(self.keys, g * n + before, side="left").astype(np.int64) - 1
+        k = ssorted(self.keys, g * n + before, side="left").astype(np.int64) - 1
         ok = k >= 0
         kk = np.where(ok, k, 0)
         same = ok & (self.keys[kk] // n == g) if self.keys.size else np.zeros_like(ok)
@@ -69,22 +94,32 @@ class GroupIndex:
 
     def _end_keys(self, time: IntArray, window: int, n_nodes: int) -> IntArray:
         """Sorted ``group * n + end_j``: the last position at which occurrence j is its pair's latest in-window one."""
+        cached = self._cache.get((window, n_nodes))
+        if cached is not None:
+            return cached
         n = max(self.n_edges, 1)
         gg = self.keys // n
-        pair = gg * max(n_nodes, 1) + self.counterparty
-        porder = np.lexsort((self.pos, pair))
-        nxt = np.full(self.pos.shape, np.int64(self.n_edges), dtype=np.int64)
-        same = pair[porder[1:]] == pair[porder[:-1]]
-        nxt[porder[:-1][same]] = self.pos[porder[1:][same]]
-        reach = np.searchsorted(time, time[self.pos] + window, side="right").astype(np.int64) - 1
-        return np.sort(gg * n + np.minimum(nxt - 1, reach))
+        nxt = self._cache.get((-1, n_nodes))
+        if nxt is None:
+            pair = gg * max(n_nodes, 1) + self.counterparty
+            porder = np.argsort(pair, kind="stable")  # keys are in position order within a group
+            nxt = np.full(self.pos.shape, np.int64(self.n_edges), dtype=np.int64)
+            same = pair[porder[1:]] == pair[porder[:-1]]
+            nxt[porder[:-1][same]] = self.pos[porder[1:][same]]
+            self._cache[(-1, n_nodes)] = nxt
+        reach = ssorted(time, time[self.pos] + window, side="right") - 1
+        out = np.sort(gg * n + np.minimum(nxt - 1, reach))
+        self._cache[(window, n_nodes)] = out
+        return out
 
-    def distinct_at(self, g: IntArray, q: IntArray, time: IntArray, window: int, n_nodes: int) -> IntArray:
+    def distinct_at(
+        self, g: IntArray, q: IntArray, time: IntArray, window: int, n_nodes: int, order: IntArray | None = None
+    ) -> IntArray:
         """Distinct counterparties of group g in the window of position q (any q, not only g's own edges)."""
         n = max(self.n_edges, 1)
         if self.keys.size == 0:
             return np.zeros(g.shape, dtype=np.int64)
         end_keys = self._end_keys(time, window, n_nodes)
-        started = np.searchsorted(self.keys, g * n + q, side="right") - np.searchsorted(self.keys, g * n, "left")
-        ended = np.searchsorted(end_keys, g * n + q, side="left") - np.searchsorted(end_keys, g * n, "left")
+        started = ssorted(self.keys, g * n + q, "right", order) - ssorted(self.keys, g * n, "left", order)
+        ended = ssorted(end_keys, g * n + q, "left", order) - ssorted(end_keys, g * n, "left", order)
         return (started - ended).astype(np.int64)

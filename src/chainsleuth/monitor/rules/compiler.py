@@ -76,6 +76,8 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
     "in_list": (2, 2),
     "is_null": (1, 1),
 }
+#: Categories ``exposure(address, category)`` understands (see ``chainsleuth.monitor.exposure``).
+EXPOSURE_CATEGORIES = ("sanctions", "mixer", "darknet", "ransomware", "scam", "stolen_funds")
 #: Longest window we keep state for (memory of the streaming engine is bounded by it).
 MAX_WINDOW_SECONDS = 400 * 86400
 
@@ -325,8 +327,9 @@ def _call(node: Call, scope: Scope) -> IR:
         address = compile_node(node.args[0], scope)
         _need(address, (STR,), "exposure() address", node.args[0].pos)
         category = node.args[1]
-        if not isinstance(category, Literal) or not isinstance(category.value, str):
-            raise RuleSyntaxError("exposure() category must be a string literal", category.pos)
+        if not isinstance(category, Literal) or category.value not in EXPOSURE_CATEGORIES:
+            raise RuleSyntaxError(f"exposure() category must be one of {', '.join(EXPOSURE_CATEGORIES)}", category.pos)
+        assert isinstance(category.value, str)
         return Exposure(NUM, address, category.value)
     args = tuple(compile_node(arg, scope) for arg in node.args)
     if node.name in ("days_since", "hours_between"):

@@ -323,9 +323,7 @@ class Parser:
         else:
             node = Binary(token.pos, token.text, left, self.expression(bp))
         if bp == 40 and self.current.text in _INFIX and _INFIX[self.current.text] == 40:
-            raise RuleSyntaxError(
-                "comparisons cannot be chained; combine them with 'and'", self.current.pos
-            )
+            raise RuleSyntaxError("comparisons cannot be chained; combine them with 'and'", self.current.pos)
         return node
 
     def in_items(self) -> Node:

@@ -98,28 +98,34 @@ class AddressDictionary:
                 for column, n in zip(columns, lengths, strict=True)
             ]
         ).cast(pa.string())
+        # One hash pass: each row's code into the batch's distinct addresses.
+        encoded = pc.dictionary_encode(everything)
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        names = encoded.dictionary.to_pylist()
+        # First row (in block order) of each distinct address, hence the order in which new ids are handed out.
         order = np.argsort(blocks, kind="stable")
-        sorted_values = everything.take(pa.array(order))
-        uniques = pc.drop_null(pc.unique(sorted_values))
-        uniques = uniques.filter(pc.not_equal(uniques, ""))
-        # Row -> position of its value in `uniques`; uniques are in first-appearance (block) order.
-        found = pc.fill_null(pc.index_in(sorted_values, value_set=uniques), -1)
-        positions = found.to_numpy(zero_copy_only=False).astype(np.int64)
-        ids_of_unique = np.empty(len(uniques), dtype=np.int64)
-        new_positions: list[int] = []
+        sorted_codes = codes[order]
+        present = np.flatnonzero(sorted_codes >= 0)
+        seen_codes, first_index = np.unique(sorted_codes[present], return_index=True)
+        first_row = np.full(len(names), len(order), dtype=np.int64)
+        first_row[seen_codes] = present[first_index]
+        ids_of_code = np.full(len(names), NO_ID, dtype=np.int64)
+        new_codes: list[int] = []
         lookup = self._ids
-        for position, address in enumerate(uniques.to_pylist()):
+        for code in np.argsort(first_row, kind="stable").tolist():
+            address = names[code]
+            if not address:
+                continue
             known = lookup.get(address)
             if known is None:
                 known = len(lookup)
                 lookup[address] = known
-                new_positions.append(position)
-            ids_of_unique[position] = known
-        if new_positions:
-            self._record_new(uniques, np.asarray(new_positions), positions, order, blocks, types)
-        sorted_ids = np.where(positions >= 0, ids_of_unique[np.maximum(positions, 0)], NO_ID)
-        ids = np.empty_like(sorted_ids)
-        ids[order] = sorted_ids
+                new_codes.append(code)
+            ids_of_code[code] = known
+        if new_codes:
+            rows = order[first_row[np.asarray(new_codes, dtype=np.int64)]]
+            self._record_new(encoded.dictionary.take(pa.array(new_codes)), types.take(pa.array(rows)), blocks[rows])
+        ids = np.where(codes >= 0, ids_of_code[np.maximum(codes, 0)], NO_ID)
         result: list[Int64Array] = []
         start = 0
         for n in lengths:
@@ -127,31 +133,16 @@ class AddressDictionary:
             start += n
         return result
 
-    def _record_new(
-        self,
-        uniques: pa.Array,
-        new_positions: Int64Array,
-        positions: Int64Array,
-        order: Int64Array,
-        blocks: Int64Array,
-        types: pa.Array,
-    ) -> None:
-        # First sorted row of each unique value: where `positions` exceeds every earlier position.
-        running = np.maximum.accumulate(np.concatenate(([-1], positions[:-1])))
-        first_rows = np.flatnonzero(positions > running)
-        first_row_of_unique = np.empty(len(uniques), dtype=np.int64)
-        first_row_of_unique[positions[first_rows]] = first_rows
-        rows = first_row_of_unique[new_positions]
-        first_id = len(self._ids) - len(new_positions)
+    def _record_new(self, addresses: pa.Array, types: pa.Array, first_seen: Int64Array) -> None:
+        count = len(addresses)
+        first_id = len(self._ids) - count
         batch = pa.RecordBatch.from_arrays(
             [
-                pa.array(np.arange(first_id, first_id + len(new_positions), dtype=np.int64)),
-                pa.DictionaryArray.from_arrays(
-                    pa.array(np.zeros(len(new_positions), dtype=np.int8)), pa.array([self.chain])
-                ),
-                uniques.take(pa.array(new_positions)),
-                types.take(pa.array(order[rows])).dictionary_encode(),
-                pa.array(blocks[order[rows]]),
+                pa.array(np.arange(first_id, first_id + count, dtype=np.int64)),
+                pa.DictionaryArray.from_arrays(pa.array(np.zeros(count, dtype=np.int8)), pa.array([self.chain])),
+                addresses.cast(pa.string()),
+                types.dictionary_encode(),
+                pa.array(first_seen.astype(np.int64)),
             ],
             schema=ADDRESSES,
         )

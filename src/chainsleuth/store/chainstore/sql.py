@@ -71,9 +71,7 @@ def read_only_query(store: ChainStore, sql: str) -> pa.Table:
         raise InvalidInputError("empty SQL")
     for statement in statements:
         if statement.type.name not in _ALLOWED_STATEMENTS:
-            raise InvalidInputError(
-                "only SELECT queries are allowed on the chain store", statement=statement.type.name
-            )
+            raise InvalidInputError("only SELECT queries are allowed on the chain store", statement=statement.type.name)
     connection = connect(store)
     try:
         result: pa.Table | None = None

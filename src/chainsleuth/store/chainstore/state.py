@@ -94,7 +94,8 @@ class ChainState:
 @dataclass
 class StoreState:
     """The whole ``state.json``: a commit counter (used in part names) and one :class:`ChainState` per
-    chain."""
+    chain.
+    """
 
     commit_seq: int = 0
     chains: dict[str, ChainState] = field(default_factory=dict)
@@ -103,9 +104,7 @@ class StoreState:
         return self.chains.get(name) or ChainState()
 
     def referenced_files(self) -> set[str]:
-        return {
-            part.file for chain in self.chains.values() for parts in chain.parts.values() for part in parts
-        }
+        return {part.file for chain in self.chains.values() for parts in chain.parts.values() for part in parts}
 
 
 def read_state(root: Path) -> StoreState:
@@ -174,9 +173,7 @@ def remove_unreferenced(root: Path, state: StoreState) -> int:
     """
     referenced = state.referenced_files()
     removed = 0
-    directories = [
-        root / spec.name / table for spec in CHAINS.values() for table in (*spec.tables, "addresses")
-    ]
+    directories = [root / spec.name / table for spec in CHAINS.values() for table in (*spec.tables, "addresses")]
     for path in (path for directory in directories if directory.is_dir() for path in directory.iterdir()):
         if not path.is_file():
             continue

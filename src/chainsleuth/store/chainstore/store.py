@@ -165,12 +165,8 @@ class ChainStore:
     def edges(self, chain: str = "ethereum", asset_id: int | None = None) -> TransferEdges:
         """Transfers of an account chain as numpy arrays (``values`` in coins); optionally one asset only."""
         if chain_spec(chain).kind != "account":
-            raise InvalidInputError(
-                "edges() reads account-chain transfers; use utxo_outputs/inputs", chain=chain
-            )
-        table = self.table(
-            chain, "transfers", ["from_id", "to_id", "value_coin", "timestamp", "tx_id", "asset_id"]
-        )
+            raise InvalidInputError("edges() reads account-chain transfers; use utxo_outputs/inputs", chain=chain)
+        table = self.table(chain, "transfers", ["from_id", "to_id", "value_coin", "timestamp", "tx_id", "asset_id"])
         if asset_id is not None:
             table = table.filter(pc.equal(table.column("asset_id"), asset_id))
         return TransferEdges(
@@ -233,7 +229,8 @@ class ChainStore:
 
     def tokens(self, chain: str = "ethereum") -> list[TokenInfo]:
         """The token registry of ``chain`` (asset id, contract, symbol, decimals, where the decimals came
-        from)."""
+        from).
+        """
         return list(self.chain_state(chain).tokens)
 
     def tokens_table(self, chain: str) -> pa.Table:
@@ -280,9 +277,7 @@ class ChainStore:
         if address_id is None:
             raise NotFoundError("address not in the chain store", chain=chain, address=address)
         part = next(
-            p
-            for p in self.chain_state(chain).table_parts("addresses")
-            if p.first_id <= address_id <= p.last_id
+            p for p in self.chain_state(chain).table_parts("addresses") if p.first_id <= address_id <= p.last_id
         )
         row = pq.read_table(self.root / part.file).slice(address_id - part.first_id, 1).to_pylist()[0]
         info: dict[str, Any] = {"chain": chain, **row}
@@ -320,7 +315,8 @@ class ChainStore:
 
     def transaction(self, chain: str, tx_hash: str) -> dict[str, Any] | None:
         """One transaction by hash with its inputs/outputs (UTXO) or transfers (account), addresses
-        resolved."""
+        resolved.
+        """
         spec = chain_spec(chain)
         if spec.kind == "account":
             tx_hash = tx_hash.lower()
@@ -335,9 +331,7 @@ class ChainStore:
         children = ("inputs", "outputs") if spec.kind == "utxo" else ("transfers",)
         for name in children:
             rows = self.table(chain, name, min_block=block, max_block=block).filter(where).to_pylist()
-            names = self.addresses(
-                chain, [r["address_id"] if "address_id" in r else r["from_id"] for r in rows]
-            )
+            names = self.addresses(chain, [r["address_id"] if "address_id" in r else r["from_id"] for r in rows])
             for row, name_ in zip(rows, names, strict=True):
                 if "address_id" in row:
                     row["address"] = name_
@@ -346,9 +340,7 @@ class ChainStore:
                     row["to_address"] = self.addresses(chain, [row["to_id"]])[0]
             record[name] = rows
         if spec.kind == "account":
-            record["from_address"], record["to_address"] = self.addresses(
-                chain, [record["from_id"], record["to_id"]]
-            )
+            record["from_address"], record["to_address"] = self.addresses(chain, [record["from_id"], record["to_id"]])
         return record
 
     # -- summaries, SQL, rollback -------------------------------------------------------------------------
@@ -368,9 +360,7 @@ class ChainStore:
                 "addresses": chain.address_count,
                 "tokens": len(chain.tokens),
                 "files": len(all_parts),
-                "bytes": sum(
-                    (self.root / p.file).stat().st_size for p in all_parts if (self.root / p.file).exists()
-                ),
+                "bytes": sum((self.root / p.file).stat().st_size for p in all_parts if (self.root / p.file).exists()),
             }
         return result
 
@@ -408,12 +398,8 @@ class ChainStore:
                     elif part.first_block <= height:
                         kept.append(self._rewrite_part(spec, table, part, height, state.commit_seq))
                 new.parts[table] = [p for p in kept if p.rows > 0]
-            removed_blocks = sum(p.rows for p in old.table_parts("blocks")) - sum(
-                p.rows for p in new.parts["blocks"]
-            )
-            new.next_tx_id = max(
-                (p.last_id + 1 for p in new.parts.get("transactions", []) if p.rows), default=0
-            )
+            removed_blocks = sum(p.rows for p in old.table_parts("blocks")) - sum(p.rows for p in new.parts["blocks"])
+            new.next_tx_id = max((p.last_id + 1 for p in new.parts.get("transactions", []) if p.rows), default=0)
             new.parts["addresses"] = self._truncate_addresses(chain, old, height, state.commit_seq)
             new.address_count = sum(p.rows for p in new.parts["addresses"])
             new.tokens = [t for t in old.tokens if t.address_id < new.address_count]
@@ -452,9 +438,7 @@ class ChainStore:
                 relative = f"{chain}/addresses/{part.first_id:012d}-{last_id:012d}-{seq:06d}.parquet"
                 write_parquet_atomically(data.slice(0, keep), self.root / relative)
                 kept.append(
-                    Part(
-                        relative, keep, part.first_block, min(part.last_block, height), part.first_id, last_id
-                    )
+                    Part(relative, keep, part.first_block, min(part.last_block, height), part.first_id, last_id)
                 )
             break
         return kept

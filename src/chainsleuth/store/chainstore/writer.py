@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from chainsleuth.errors import InvalidInputError, StorageError
 from chainsleuth.store.chainstore.addresses import AddressColumn, AddressDictionary
-from chainsleuth.store.chainstore.schema import NO_DICTIONARY_COLUMNS, ChainSpec, table_schema
+from chainsleuth.store.chainstore.schema import DICTIONARY_COLUMNS, ChainSpec, table_schema
 from chainsleuth.store.chainstore.state import (
     ChainState,
     Part,
@@ -57,7 +57,7 @@ def write_parquet_atomically(table: pa.Table, path: Path) -> None:
             tmp,
             compression="zstd",
             compression_level=1,
-            use_dictionary=[name for name in table.column_names if name not in NO_DICTIONARY_COLUMNS],
+            use_dictionary=[name for name in table.column_names if name in DICTIONARY_COLUMNS],
             row_group_size=ROW_GROUP_SIZE,
             write_statistics=True,
         )
@@ -77,7 +77,8 @@ def part_name(chain: str, table: str, first: int, last: int, seq: int) -> str:
 
 class ChainWriter:
     """Writes batches of one chain; obtain it with ``ChainStore.writer(chain)`` (holds the store's writer
-    lock)."""
+    lock).
+    """
 
     def __init__(self, root: Path, spec: ChainSpec) -> None:
         self.root = root
@@ -135,12 +136,11 @@ class ChainWriter:
 
     def encode_addresses(self, columns: list[AddressColumn]) -> list[Int64Array]:
         """Dense address ids for each column (new addresses get the next ids), see
-        :class:`AddressDictionary`."""
+        :class:`AddressDictionary`.
+        """
         return self.addresses.encode(columns)
 
-    def register_token(
-        self, token_address: str, address_id: int, symbol: str, decimals: int, source: str
-    ) -> TokenInfo:
+    def register_token(self, token_address: str, address_id: int, symbol: str, decimals: int, source: str) -> TokenInfo:
         """Add a token to the registry (asset ids 1, 2, ... in order of registration)."""
         known = self.tokens.get(token_address)
         if known is not None:

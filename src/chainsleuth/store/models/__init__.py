@@ -1,4 +1,4 @@
-"""The relational data model: the exchange's books, platform users and ingest bookkeeping.
+"""The relational data model: the exchange's books, platform users, ingest bookkeeping and the audit log.
 
 Importing this package registers every table on :data:`Base.metadata`, which is what migrations compare
 against.
@@ -6,6 +6,8 @@ against.
 
 from __future__ import annotations
 
+from chainsleuth.store.models.alerts import MonitorAlert, MonitorBacktest, MonitorRuleVersion, MonitorShadowHit
+from chainsleuth.store.models.audit import AuditChainHead, AuditEntry, PrivacyKey
 from chainsleuth.store.models.base import NAMING_CONVENTION, Base
 from chainsleuth.store.models.exchange import Account, Balance, Customer, DepositAddress
 from chainsleuth.store.models.ingest import IngestRun
@@ -19,12 +21,15 @@ __all__ = [
     "NAMING_CONVENTION",
     "Account",
     "Actor",
+    "AuditChainHead",
+    "AuditEntry",
     "Balance",
     "Base",
     "Customer",
     "DepositAddress",
     "IngestRun",
     "LedgerEvent",
+    "PrivacyKey",
     "Role",
     "Tag",
     "TagPackRecord",

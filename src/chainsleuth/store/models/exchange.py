@@ -2,8 +2,9 @@
 
 Column names and meanings are exactly those of ``docs/export-formats.md`` so that a real exchange can load its
 own back-office export with the same loader as a simulated world. Personal KYC fields are marked with
-:func:`~chainsleuth.store.models.personal.personal` and stored as ``Text``: the privacy layer encrypts them in
-place. ``date_of_birth`` is therefore an ISO ``YYYY-MM-DD`` string rather than a DATE: an encrypted date is no
+:func:`~chainsleuth.store.models.personal.personal` and stored as ``TEXT`` through
+:class:`~chainsleuth.privacy.columns.EncryptedText`: AES-GCM ciphertext on disk, clear text in Python; the
+searchable ones have a ``*_bidx`` blind-index column beside them. ``date_of_birth`` is therefore an ISO ``YYYY-MM-DD`` string rather than a DATE: an encrypted date is no
 longer a date. Customers and accounts change (status, risk rating, freezes), so they carry an
 optimistic-locking ``version``; two analysts editing the same customer cannot silently overwrite each other.
 """
@@ -26,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from chainsleuth.privacy.columns import EncryptedText, blind_index
 from chainsleuth.store.models.base import Base, one_of
 from chainsleuth.store.models.personal import personal
 from chainsleuth.store.types import Amount, UTCDateTime
@@ -69,17 +71,17 @@ class Customer(Base):
 
     customer_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    full_name: Mapped[str] = mapped_column(Text, info=personal("name"))
-    date_of_birth: Mapped[str] = mapped_column(Text, info=personal())
-    nationality: Mapped[str] = mapped_column(Text, info=personal())
+    full_name: Mapped[str] = mapped_column(EncryptedText("customers", "full_name"), info=personal("name"))
+    date_of_birth: Mapped[str] = mapped_column(EncryptedText("customers", "date_of_birth"), info=personal())
+    nationality: Mapped[str] = mapped_column(EncryptedText("customers", "nationality"), info=personal())
     id_document_type: Mapped[str] = mapped_column(String(20))
-    id_document_number: Mapped[str] = mapped_column(Text, info=personal("document"))
+    id_document_number: Mapped[str] = mapped_column(EncryptedText("customers", "id_document_number"), info=personal("document"))
     id_document_country: Mapped[str] = mapped_column(String(2))
-    email: Mapped[str] = mapped_column(Text, info=personal("email"))
-    phone: Mapped[str] = mapped_column(Text, info=personal("phone"))
-    address_line: Mapped[str] = mapped_column(Text, info=personal())
-    city: Mapped[str] = mapped_column(Text, info=personal())
-    postal_code: Mapped[str] = mapped_column(Text, info=personal())
+    email: Mapped[str] = mapped_column(EncryptedText("customers", "email"), info=personal("email"))
+    phone: Mapped[str] = mapped_column(EncryptedText("customers", "phone"), info=personal("phone"))
+    address_line: Mapped[str] = mapped_column(EncryptedText("customers", "address_line"), info=personal())
+    city: Mapped[str] = mapped_column(EncryptedText("customers", "city"), info=personal())
+    postal_code: Mapped[str] = mapped_column(EncryptedText("customers", "postal_code"), info=personal())
     country_of_residence: Mapped[str] = mapped_column(String(2))
     occupation: Mapped[str] = mapped_column(Text)
     declared_annual_income_usd: Mapped[int] = mapped_column(BigInteger)
@@ -88,6 +90,14 @@ class Customer(Base):
     kyc_level: Mapped[int] = mapped_column(SmallInteger)
     status: Mapped[str] = mapped_column(String(10))
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    # Blind indexes (keyed HMAC of the normalised value, see chainsleuth.privacy): exact search without
+    # decrypting. Filled by the loader and, for ORM writes, by chainsleuth.privacy.fields.
+    full_name_bidx: Mapped[str | None] = mapped_column(String(64), index=True, info=blind_index("full_name", "name"))
+    id_document_number_bidx: Mapped[str | None] = mapped_column(
+        String(64), index=True, info=blind_index("id_document_number", "document")
+    )
+    email_bidx: Mapped[str | None] = mapped_column(String(64), index=True, info=blind_index("email", "email"))
+    phone_bidx: Mapped[str | None] = mapped_column(String(64), index=True, info=blind_index("phone", "phone"))
 
     accounts: Mapped[list[Account]] = relationship(back_populates="customer", order_by="Account.account_id")
 

@@ -3,7 +3,7 @@
 One wide table rather than one table per event type because monitoring rules, timelines and law-enforcement
 disclosures all read "everything this customer did, in order"; the indexes below serve exactly those reads
 (per customer, per account, by transaction hash, by address, by device and by IP). ``ip`` and
-``bank_reference`` are personal data and marked for the privacy layer. Events are immutable once booked, so
+``bank_reference`` are personal data, stored encrypted; IP look-ups go through the ``ip_bidx`` blind index. Events are immutable once booked, so
 they carry no version.
 """
 
@@ -15,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from chainsleuth.privacy.columns import EncryptedText, blind_index
 from chainsleuth.store.models.base import Base, one_of
 from chainsleuth.store.models.exchange import ID_LENGTH
 from chainsleuth.store.models.personal import personal
@@ -47,7 +48,7 @@ class LedgerEvent(Base):
         Index(None, "tx_hash"),
         Index(None, "address"),
         Index(None, "device_id"),
-        Index(None, "ip"),
+        Index(None, "ip_bidx"),
     )
 
     event_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
@@ -67,8 +68,12 @@ class LedgerEvent(Base):
     quote_asset: Mapped[str | None] = mapped_column(String(16))
     quote_amount: Mapped[Decimal | None] = mapped_column(Amount())
     price: Mapped[Decimal | None] = mapped_column(Amount())
-    bank_reference: Mapped[str | None] = mapped_column(Text, info=personal())
-    ip: Mapped[str | None] = mapped_column(Text, info=personal())
+    bank_reference: Mapped[str | None] = mapped_column(
+        EncryptedText("ledger_events", "bank_reference"), info=personal()
+    )
+    ip: Mapped[str | None] = mapped_column(EncryptedText("ledger_events", "ip"), info=personal())
+    #: Blind index of ``ip`` ("which accounts logged in from this IP" without decrypting).
+    ip_bidx: Mapped[str | None] = mapped_column(String(64), info=blind_index("ip", "ip"))
     device_id: Mapped[str | None] = mapped_column(String(128))
     user_agent: Mapped[str | None] = mapped_column(Text)
     ip_country: Mapped[str | None] = mapped_column(String(2))

@@ -1,0 +1,346 @@
+"""``chainsleuth chain trace | exposure | path``: follow funds, rate exposure, find connections.
+
+Each command loads the flow graph of the chain store (both chains, linked across the bridge), the tags that
+say where traces stop (the tag database, or TagPack files with ``--tagpacks``), optionally the clusters of
+``chainsleuth cluster run`` (every address of a tagged cluster then stops a trace) and our own deposit
+addresses (``--deposits``: a trace then ends at the customer's account). Every result carries its evidence;
+``--json`` prints it whole for reports and other tools.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chainsleuth.chain.attribution.clusters import resolve_to_clusters
+from chainsleuth.chain.attribution.records import TagRecord
+from chainsleuth.chain.exposure import ExposurePolicy, entity_exposure
+from chainsleuth.chain.paths import find_paths
+from chainsleuth.chain.tracing import (
+    FlowGraph,
+    PriceTable,
+    StopEntity,
+    StopSet,
+    StoreResolver,
+    TraceResult,
+    load_flow_graph,
+    resolve_source,
+    stops_from_addresses,
+    stops_from_attributions,
+    trace,
+)
+from chainsleuth.chain.tracing.stops import lookup_addresses
+from chainsleuth.cli.console import console
+from chainsleuth.config import get_settings
+from chainsleuth.errors import InvalidInputError, NotFoundError
+from chainsleuth.store.chainstore import ChainStore
+
+app = typer.Typer(help="Trace funds, rate exposure, and search paths between addresses.", no_args_is_help=True)
+stdout = Console()
+
+StoreOption = typer.Option(None, "--store", help="Chain store directory (default: the configured chain_dir).")
+ChainOption = typer.Option("bitcoin", "--chain", "-c", help="Chain of the address or transaction: bitcoin or ethereum.")
+TagpacksOption = typer.Option(
+    None, "--tagpacks", help="Read tags from this TagPack file or directory instead of the tag database."
+)
+DepositsOption = typer.Option(
+    None,
+    "--deposits",
+    help="Our deposit addresses (Parquet or CSV with chain, address, account_id, customer_id): traces end at "
+    "the customer's account.",
+)
+PricesOption = typer.Option(None, "--prices", help="Daily prices CSV (date,asset,usd) to value amounts in USD.")
+JsonOption = typer.Option(False, "--json", help="Print the whole result, evidence included, as JSON.")
+
+
+@dataclass
+class Context:
+    store: ChainStore
+    graph: FlowGraph
+    services: StopSet
+    tagged: StopSet
+    prices: PriceTable | None
+    notes: list[str]
+
+
+def _tags(tagpacks: Path | None) -> list[TagRecord]:
+    if tagpacks is not None:
+        from chainsleuth.chain.attribution.tagpack import parse_tagpack
+
+        files = sorted(tagpacks.glob("*.yaml")) if tagpacks.is_dir() else [tagpacks]
+        return [tag for path in files if not path.name.endswith("actorpack.yaml") for tag in parse_tagpack(path).tags]
+    from chainsleuth.chain.attribution.store import find_tags
+    from chainsleuth.store.db import open_store, session_scope
+
+    engine = open_store(get_settings().resolved_database_url)
+    try:
+        with session_scope(engine) as session:
+            return [t for t in find_tags(session) if t.network in ("bitcoin", "ethereum")]
+    finally:
+        engine.dispose()
+
+
+def _cluster_arrays(store: ChainStore) -> dict[str, Any]:
+    from chainsleuth.chain.clustering.persist import ClusterStore
+
+    arrays: dict[str, Any] = {}
+    for chain in store.chains():
+        clusters = ClusterStore(store.root, chain)
+        if clusters.exists():
+            arrays[chain] = clusters.cluster_of()
+    return arrays
+
+
+def _deposit_stops(graph: FlowGraph, store: ChainStore, path: Path) -> StopSet:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path)
+    rows = table.to_pylist()
+    entries = [
+        (r["chain"], r["address"], StopEntity(str(r["account_id"]), f"our customer {r.get('customer_id')}", "exchange",
+                                              source=str(path), confidence="ownership"))
+        for r in rows
+    ]
+    return stops_from_addresses(graph, store, entries)
+
+
+def _context(store_dir: Path | None, tagpacks: Path | None, deposits: Path | None, prices: Path | None) -> Context:
+    store = ChainStore(store_dir if store_dir is not None else get_settings().chain_dir)
+    notes: list[str] = []
+    with console.status("loading the flow graph"):
+        graph = load_flow_graph(store)
+    try:
+        tags = _tags(tagpacks)
+    except Exception as exc:  # noqa: BLE001 - no tag database is a warning, not a failure
+        tags = []
+        notes.append(f"no tags loaded ({exc}); traces will not stop at services")
+    clusters = _cluster_arrays(store)
+    key_of: dict[str, Hashable] = {}
+    for chain, array in clusters.items():
+        ids = lookup_addresses(store, chain, [t.address for t in tags if t.network == chain and t.address])
+        key_of.update({address: f"{chain}:{int(array[i])}" for address, i in ids.items() if i < len(array)})
+    attributions = resolve_to_clusters(tags, key_of)
+    services = stops_from_attributions(graph, store, attributions, clusters=clusters)
+    tagged = stops_from_attributions(graph, store, attributions, clusters=clusters, only_services=False)
+    if deposits is not None:
+        ours = _deposit_stops(graph, store, deposits)
+        services, tagged = ours.merged(services), ours.merged(tagged)
+    table = PriceTable.read(prices) if prices is not None else None
+    return Context(store, graph, services, tagged, table, notes)
+
+
+def _time(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInputError("not a date, time or unix timestamp", value=value) from None
+    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
+
+
+def _when(ts: int) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _print_trace(result: TraceResult, paths: int) -> None:
+    title = (
+        f"{result.direction} {result.policy} trace of {result.source}: {result.traced_value:,.8g} "
+        f"{result.traced_asset}, {result.hops} hops, {result.terminal_count} terminals, {result.elapsed_ms:.0f} ms"
+    )
+    table = Table(title=title)
+    for column in ("entity", "label", "category", "reason", "chain", "amount", "asset", "share", "USD", "hops"):
+        table.add_column(column, justify="right" if column in ("amount", "share", "USD", "hops") else "left")
+    for t in result.terminals:
+        table.add_row(
+            t.entity, t.label or "", t.category or "", t.reason, t.chain, f"{t.amount:,.8g}", t.asset,
+            f"{t.share:.2%}", f"{t.amount_usd:,.0f}" if t.amount_usd is not None else "",
+            str(len(t.paths[0].hops)) if t.paths else "",
+        )
+    stdout.print(table)
+    stdout.print("shares by reason: " + ", ".join(f"{k} {v:.2%}" for k, v in sorted(result.shares.items())))
+    for t in result.terminals[:paths]:
+        for path in t.paths[:1]:
+            stdout.print(f"\n[bold]evidence → {t.entity}[/bold] ({t.label or t.reason})")
+            for i, hop in enumerate(path.hops, 1):
+                memo = f"  bridge memo {hop.bridge_memo}" if hop.bridge_memo else ""
+                stdout.print(
+                    f"  {i}. {_when(hop.timestamp)} {hop.chain} {hop.tx_hash}  {hop.from_address or '(inputs)'} → "
+                    f"{hop.to_address}  {hop.value:,.8g} {hop.asset}, taint {hop.taint:,.8g}{memo}"
+                )
+
+
+@app.command("trace")
+def trace_cmd(
+    target: str = typer.Argument(..., help="An address, a transaction hash, or TXHASH:INDEX for one bitcoin output."),
+    chain: str = ChainOption,
+    direction: str = typer.Option("forward", "--direction", "-d", help="forward (where did it go) or backward."),
+    policy: str = typer.Option(
+        "haircut", "--policy", "-p",
+        help="poison (any taint taints everything after), haircut (pro rata) or fifo (first in, first out).",
+    ),
+    hops: int = typer.Option(5, "--hops", min=1, help="Maximum transactions to follow."),
+    since: str | None = typer.Option(None, "--since", help="Ignore movements before this (ISO date/time or unix)."),
+    until: str | None = typer.Option(None, "--until", help="Ignore movements after this (ISO date/time or unix)."),
+    min_value: float = typer.Option(0.0, "--min-value", help="Drop tainted amounts below this (coins of the asset)."),
+    asset: str | None = typer.Option(None, "--asset", help="Account chains: the asset to trace (ETH, USDT...)."),
+    no_bridge: bool = typer.Option(False, "--no-bridge", help="Stop at the bridge instead of crossing it."),
+    top_k: int = typer.Option(3, "--top-k", help="Evidence paths kept per terminal."),
+    limit: int = typer.Option(30, "--limit", help="Terminals listed (the shares cover all of them)."),
+    show_paths: int = typer.Option(5, "--show-paths", help="Terminals whose best path is printed."),
+    store_dir: Path | None = StoreOption,
+    tagpacks: Path | None = TagpacksOption,
+    deposits: Path | None = DepositsOption,
+    prices: Path | None = PricesOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Follow funds from an address, a transaction or an output to where they end (or came from).
+
+    The trace stops at attributed services (exchanges, mixers, markets...) and crosses the bridge between
+    the chains using its public memos. Every terminal is listed with amount, share of the traced value and
+    the paths that justify it (transaction, addresses, amount and taint per hop).
+    """
+    if direction not in ("forward", "backward"):
+        raise InvalidInputError("direction must be forward or backward", direction=direction)
+    if policy not in ("poison", "haircut", "fifo"):
+        raise InvalidInputError("policy must be poison, haircut or fifo", policy=policy)
+    ctx = _context(store_dir, tagpacks, deposits, prices)
+    source = resolve_source(ctx.graph, ctx.store, chain, target, direction, asset=asset)  # type: ignore[arg-type]
+    result = trace(
+        ctx.graph, source, direction=direction, policy=policy, hops=hops,  # type: ignore[arg-type]
+        since=_time(since), until=_time(until), min_value=min_value, stops=ctx.services, cross_bridge=not no_bridge,
+        top_k=top_k, max_terminals=limit, resolver=StoreResolver(ctx.store), prices=ctx.prices,
+    )
+    result.notes.extend(ctx.notes)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    for note in ctx.notes:
+        console.print(f"[yellow]{note}[/yellow]")
+    _print_trace(result, show_paths)
+
+
+def _entity_addresses(ctx: Context, chain: str, address: str, cluster: bool) -> list[int]:
+    local = ctx.store.address_id(chain, address)
+    if local is None:
+        raise NotFoundError("address not in the chain store", chain=chain, address=address)
+    if not cluster:
+        return [local]
+    arrays = _cluster_arrays(ctx.store)
+    if chain not in arrays:
+        raise NotFoundError("no clustering for this chain: run `chainsleuth cluster run` first", chain=chain)
+    array = arrays[chain]
+    return [int(a) for a in (array == array[local]).nonzero()[0].tolist()]
+
+
+@app.command("exposure")
+def exposure_cmd(
+    address: str = typer.Argument(..., help="The address to rate."),
+    chain: str = ChainOption,
+    hops: int | None = typer.Option(None, "--hops", help="Hops of indirect exposure (default: the policy's)."),
+    cluster: bool = typer.Option(False, "--cluster", help="Rate the address's whole cluster."),
+    policy_file: Path | None = typer.Option(None, "--policy", help="Risk policy YAML (default: the shipped one)."),
+    store_dir: Path | None = StoreOption,
+    tagpacks: Path | None = TagpacksOption,
+    deposits: Path | None = DepositsOption,
+    prices: Path | None = PricesOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Exposure of an address (or its cluster) to sanctioned, criminal and other categories, with a risk tier.
+
+    Direct exposure is to counterparties; indirect up to --hops transactions away, incoming (where its funds
+    came from) and outgoing (where they went), as shares of its volume. Each category lists its evidence: the
+    tagged entity, the tag's source and confidence, and a path to it. The tier comes from the risk policy.
+    """
+    ctx = _context(store_dir, tagpacks, deposits, prices)
+    policy = ExposurePolicy.load(policy_file) if policy_file is not None else ExposurePolicy.default()
+    members = _entity_addresses(ctx, chain, address, cluster)
+    result = entity_exposure(
+        ctx.graph, chain, members, ctx.tagged, policy=policy, hops=hops, label=address, prices=ctx.prices,
+        resolver=StoreResolver(ctx.store),
+    )
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    volume = ", ".join(f"{k} {v:,.8g} {result.unit}" for k, v in result.volume.items())
+    table = Table(title=f"exposure of {address} ({len(members)} address(es)), {result.hops} hops: {volume}")
+    for column in ("category", "direction", "direct", "indirect", "value", "evidence (label · source · confidence)"):
+        table.add_column(column)
+    for c in result.categories:
+        ev = c.evidence[0] if c.evidence else None
+        table.add_row(
+            c.category, c.direction, f"{c.direct_share:.2%}", f"{c.indirect_share:.2%}", f"{c.value:,.8g}",
+            f"{ev.label} · {ev.tag_source} · {ev.confidence}" if ev else "",
+        )
+    stdout.print(table)
+    stdout.print(f"risk tier: [bold]{result.tier or 'none'}[/bold] (policy {policy.source})")
+    for reason in result.reasons:
+        stdout.print(
+            f"  {reason.tier}: {reason.category} {reason.mode} {reason.direction} {reason.share:.2%} "
+            f"≥ {reason.threshold:.2%}"
+        )
+
+
+@app.command("path")
+def path_cmd(
+    source: str = typer.Argument(..., help="From this address."),
+    target: str = typer.Argument(..., help="To this address."),
+    chain: str = ChainOption,
+    to_chain: str | None = typer.Option(None, "--to-chain", help="Chain of TARGET when it differs (across the bridge)."),
+    max_depth: int = typer.Option(6, "--max-depth", help="Maximum transactions on a path."),
+    max_degree: int = typer.Option(1000, "--max-degree", help="Never route through nodes with more edges than this."),
+    max_paths: int = typer.Option(3, "--max-paths", help="Paths returned."),
+    cluster: bool = typer.Option(False, "--cluster", help="Search between the two addresses' whole clusters."),
+    store_dir: Path | None = StoreOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Shortest transaction paths from one address (or cluster) to another, each hop as evidence.
+
+    A bidirectional breadth-first search; hubs above --max-degree are skipped and listed, so a "no path"
+    answer says whether pruning could have hidden one.
+    """
+    store = ChainStore(store_dir if store_dir is not None else get_settings().chain_dir)
+    with console.status("loading the flow graph"):
+        graph = load_flow_graph(store)
+    ctx = Context(store, graph, StopSet.build([]), StopSet.build([]), None, [])
+    ends: list[list[int]] = []
+    for address, name in ((source, chain), (target, to_chain or chain)):
+        offset = next(seg.address_offset for seg in graph.segments if seg.chain == name)
+        ends.append([offset + a for a in _entity_addresses(ctx, name, address, cluster)])
+    result = find_paths(
+        graph, ends[0], ends[1], max_depth=max_depth, max_degree=max_degree, max_paths=max_paths,
+        resolver=StoreResolver(store),
+    )
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    _print_paths(result.found, result.paths, result.skipped_hubs, result.notes)
+
+
+def _print_paths(found: bool, paths: Sequence[Any], skipped: list[str], notes: list[str]) -> None:
+    if not found:
+        stdout.print("no path found: " + "; ".join(notes))
+    for n, path in enumerate(paths, 1):
+        table = Table(title=f"path {n}: {len(path.hops)} hops")
+        for column in ("time", "chain", "tx", "from", "to", "value", "asset", "bridge memo"):
+            table.add_column(column)
+        for hop in path.hops:
+            table.add_row(
+                _when(hop.timestamp), hop.chain, hop.tx_hash, hop.from_address or "(inputs)", hop.to_address or "",
+                f"{hop.value:,.8g}", hop.asset, hop.bridge_memo or "",
+            )
+        stdout.print(table)
+    if skipped:
+        stdout.print(f"hubs skipped (degree above the limit): {', '.join(skipped[:20])}"
+                     + (f" and {len(skipped) - 20} more" if len(skipped) > 20 else ""))

@@ -1,0 +1,61 @@
+"""Human-readable feature names, so that reason codes read as sentences to an analyst, not column names."""
+
+from __future__ import annotations
+
+import re
+
+_SIDE = {
+    "src_out": "transfers sent by the sender",
+    "src_in": "transfers received by the sender",
+    "dst_in": "transfers received by the receiver",
+    "dst_out": "transfers sent by the receiver",
+    "out": "outgoing transfers",
+    "in": "incoming transfers",
+}
+_STAT = {
+    "count": "number of",
+    "sum": "total value of",
+    "mean": "mean value of",
+    "max": "largest of",
+    "std": "spread (std) of values of",
+}
+_FIXED = {
+    "amount": "amount of this transfer",
+    "cycle2": "earlier transfers back from the receiver to the sender (2-cycles closed)",
+    "cycle3": "time-ordered 3-cycles closed by this transfer",
+    "scatter_gather": "other senders into the receiver fed by a common source (scatter-gather)",
+    "gather_scatter": "senders-into times receivers-from the sender (gather-scatter paths)",
+    "src_passthrough_delay": "time since the sender last received funds (pass-through delay)",
+    "cycle_edges": "transfers of the account that closed a cycle",
+    "sg_gather": "scatter-gather patterns gathered into the account",
+    "sg_member": "scatter-gather patterns the account was an intermediate of",
+    "gs_max": "largest gather-scatter pattern through the account",
+    "passthrough_mean_delay": "mean time from receiving funds to sending them on",
+    "fast_out_share": "share of inflow sent on within the fast window",
+    "age": "time since the account was first seen",
+}
+
+
+def _window(w: str) -> str:
+    n = int(w)
+    for unit, size in (("day", 86_400), ("hour", 3_600)):
+        if n >= size and n % size == 0:
+            k = n // size
+            return f"{k} {unit}{'s' if k != 1 else ''}"
+    return f"{n} time units"
+
+
+def describe(name: str) -> str:
+    """``'src_out_fan_86400'`` -> ``'distinct counterparties of transfers sent by the sender in the last 1 day'``."""
+    if name in _FIXED:
+        return _FIXED[name]
+    if name.startswith("exposure_"):
+        return f"share of funds exposed to {name.removeprefix('exposure_').replace('_', ' ')}"
+    if name.startswith("gfp_"):
+        return f"IBM Graph Feature Preprocessor feature {name.removeprefix('gfp_')}"
+    m = re.fullmatch(r"(src_out|src_in|dst_in|dst_out|out|in)_(count|sum|mean|max|std|fan)_(\d+)", name)
+    if not m:
+        return name.replace("_", " ")
+    side, stat, w = m.groups()
+    what = "distinct counterparties of" if stat == "fan" else _STAT[stat]
+    return f"{what} {_SIDE[side]} in the last {_window(w)}"
