@@ -44,8 +44,7 @@ def generate(directory: Path, transfers: int, seed: int = 7) -> dict[str, int]:
     txs_out = (directory / "transactions.jsonl").open("w")
     tts_out = (directory / "token_transfers.jsonl").open("w")
     (directory / "tokens.jsonl").write_text(
-        json.dumps({"type": "token", "address": USDT, "symbol": "USDT", "name": "Tether USD", "decimals": 6})
-        + "\n"
+        json.dumps({"type": "token", "address": USDT, "symbol": "USDT", "name": "Tether USD", "decimals": 6}) + "\n"
     )
     written = 0
     block = 1_000_000
@@ -256,9 +255,7 @@ def main() -> None:
 
     ours_rate = ours["transfers"] / ours["seconds"]
     naive_rate = naive["transfers"] / naive["seconds"]
-    table = Table(
-        title=f"chain store benchmark: {shape['transfers']:,} transfers, {shape['addresses']:,} addresses"
-    )
+    table = Table(title=f"chain store benchmark: {shape['transfers']:,} transfers, {shape['addresses']:,} addresses")
     for column in ("measure", "chain store", "baseline", "ratio"):
         table.add_column(column, justify="left" if column == "measure" else "right")
     table.add_row(

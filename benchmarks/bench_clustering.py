@@ -26,6 +26,7 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -123,8 +124,24 @@ def networkx_components(n: int, src: np.ndarray[Any, Any], dst: np.ndarray[Any, 
     return sum(1 for _ in nx.connected_components(graph))
 
 
-def run(transfers: int, repeats: int, networkx_max: int, python_max: int) -> list[tuple[str, float, str]]:
-    data, n = synthetic(transfers)
+def from_store(root: str, chain: str) -> tuple[Arrays, int]:
+    """The inputs and outputs of a chain store's UTXO chain (e.g. an ingested 10M-transfer world)."""
+    from chainsleuth.chain.clustering.view import load_utxo_view
+    from chainsleuth.store.chainstore import ChainStore
+
+    view = load_utxo_view(ChainStore(Path(root)), chain)
+    arrays = {
+        "in_tx": view.in_tx,
+        "in_address": view.in_address,
+        "in_value": view.in_value,
+        "out_tx": view.out_tx,
+        "out_address": view.out_address,
+        "out_value": view.out_value,
+    }
+    return arrays, view.n_addresses
+
+
+def run(data: Arrays, n: int, repeats: int, networkx_max: int, python_max: int) -> list[tuple[str, float, str]]:
     rows: list[tuple[str, float, str]] = []
     src, dst = group_edges(data["in_tx"], data["in_address"])
     print(
@@ -146,7 +163,15 @@ def run(transfers: int, repeats: int, networkx_max: int, python_max: int) -> lis
         )
     )
 
-    view = UtxoView.from_arrays(n_addresses=n, **data)
+    view = UtxoView.from_arrays(
+        in_tx=data["in_tx"],
+        in_address=data["in_address"],
+        in_value=data["in_value"],
+        out_tx=data["out_tx"],
+        out_address=data["out_address"],
+        out_value=data["out_value"],
+        n_addresses=n,
+    )
 
     def pipeline() -> tuple[np.ndarray[Any, Any], int]:
         edges = utxo_edges(view)
@@ -189,13 +214,20 @@ def run(transfers: int, repeats: int, networkx_max: int, python_max: int) -> lis
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--transfers", type=float, nargs="+", default=[1e6, 1e7])
+    parser.add_argument("--transfers", type=float, nargs="*", default=[1e6, 1e7])
+    parser.add_argument("--store", help="also benchmark the UTXO chain of this chain store")
+    parser.add_argument("--chain", default="bitcoin")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--networkx-max", type=float, default=3e6, help="largest edge list for networkx")
     parser.add_argument("--python-max", type=float, default=2e7, help="largest edge list for python UF")
     args = parser.parse_args()
-    for transfers in args.transfers:
-        rows = run(int(transfers), args.repeats, int(args.networkx_max), int(args.python_max))
+    datasets: list[tuple[str, Any]] = [(f"synthetic {t:,.0f}", lambda t=t: synthetic(int(t))) for t in args.transfers]
+    if args.store:
+        datasets.append((f"store {args.store} ({args.chain})", lambda: from_store(args.store, args.chain)))
+    for label, load in datasets:
+        print(f"\n== {label}")
+        data, n = load()
+        rows = run(data, n, args.repeats, int(args.networkx_max), int(args.python_max))
         print(f"{'measure':<24}{'seconds':>10}  notes")
         for name, seconds, note in rows:
             print(f"{name:<24}{seconds:>10.3f}  {note}")

@@ -76,9 +76,7 @@ def test_ethereum_round_trip(tmp_path: Path, store: ChainStore) -> None:
         "SELECT method_id, input_text FROM eth_transactions WHERE method_id = '0x3d2f19c0'"
     ).to_pylist()
     assert bridge == [{"method_id": "0x3d2f19c0", "input_text": "bc1qdestinationaddr0000000000000000000"}]
-    payout = store.query(
-        "SELECT lower(hex(input_data)) AS h FROM eth_transactions WHERE method_id = '0xb1d9e0a5'"
-    )
+    payout = store.query("SELECT lower(hex(input_data)) AS h FROM eth_transactions WHERE method_id = '0xb1d9e0a5'")
     btc_hash = store.table("bitcoin", "transactions").column("hash")[4].as_py()
     assert payout.column("h").to_pylist() == [btc_hash]
     status = store.table("ethereum", "transactions").column("status").to_pylist()
@@ -165,9 +163,7 @@ def test_resume_after_crash_mid_ingest(tmp_path: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(ChainWriter, "commit", crash_on_second)
     with pytest.raises(KeyboardInterrupt):
-        ingest_bitcoin_etl(
-            world / "bitcoin/blocks.jsonl", world / "bitcoin/transactions.jsonl", store, batch_size=1
-        )
+        ingest_bitcoin_etl(world / "bitcoin/blocks.jsonl", world / "bitcoin/transactions.jsonl", store, batch_size=1)
     assert store.height("bitcoin") == 100
     assert store.stats()["bitcoin"]["rows"]["transactions"] == 1
     monkeypatch.setattr(ChainWriter, "commit", real_commit)
@@ -177,9 +173,7 @@ def test_resume_after_crash_mid_ingest(tmp_path: Path, monkeypatch: pytest.Monke
     assert resumed.blocks == 2
     assert resumed.height_before == 100
     clean = ChainStore(tmp_path / "clean")
-    ingest_bitcoin_etl(
-        world / "bitcoin/blocks.jsonl", world / "bitcoin/transactions.jsonl", clean, batch_size=1
-    )
+    ingest_bitcoin_etl(world / "bitcoin/blocks.jsonl", world / "bitcoin/transactions.jsonl", clean, batch_size=1)
     assert contents(store) == contents(clean)
 
 

@@ -16,10 +16,16 @@ from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.models import Customer, LedgerEvent
 from chainsleuth.store.models.personal import personal_fields_registry
 
-from .conftest import FIXTURE
-
 #: Clear values from the committed fixture that must never appear on disk.
-SECRETS = ["alice@example.org", "Alice Example", "Bob Sample", "+491510000002", "P00000003", "Example Street", "203.0.113.5"]
+SECRETS = [
+    "alice@example.org",
+    "Alice Example",
+    "Bob Sample",
+    "+491510000002",
+    "P00000003",
+    "Example Street",
+    "203.0.113.5",
+]
 
 
 def raw_database_text(engine: Engine) -> str:
@@ -28,7 +34,9 @@ def raw_database_text(engine: Engine) -> str:
         with engine.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         path = Path(str(engine.url.database))
-        blobs = [path.read_bytes()] + [Path(f"{path}{s}").read_bytes() for s in ("-wal",) if Path(f"{path}{s}").exists()]
+        blobs = [path.read_bytes()] + [
+            Path(f"{path}{s}").read_bytes() for s in ("-wal",) if Path(f"{path}{s}").exists()
+        ]
         return b"".join(blobs).decode("latin-1") + b"".join(blobs).decode("utf-8", "replace")
     with engine.connect() as connection:
         tables = connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()
@@ -47,14 +55,17 @@ def test_loaded_fixture_leaves_no_personal_value_in_clear(loaded: Engine) -> Non
         ips = connection.execute(text("SELECT ip, ip_bidx FROM ledger_events WHERE ip IS NOT NULL")).all()
     assert all(value.startswith("v1:") for row in stored for value in row[:3])
     assert all(len(row.email_bidx) == 32 for row in stored)
-    assert ips and all(row.ip.startswith("v1:") and row.ip_bidx for row in ips)
+    assert ips
+    assert all(row.ip.startswith("v1:") and row.ip_bidx for row in ips)
 
 
 def test_every_registered_personal_column_is_encrypted(loaded: Engine) -> None:
     with loaded.connect() as connection:
         for table_name, columns in personal_fields_registry().items():
             for column in columns:
-                values = connection.execute(text(f"SELECT {column} FROM {table_name} WHERE {column} IS NOT NULL")).scalars()
+                values = connection.execute(
+                    text(f"SELECT {column} FROM {table_name} WHERE {column} IS NOT NULL")
+                ).scalars()
                 assert all(str(v).startswith("v1:") for v in values), f"{table_name}.{column}"
 
 
@@ -62,7 +73,11 @@ def test_orm_and_core_reads_are_clear(loaded: Engine) -> None:
     with session_scope(loaded) as session:
         alice = session.get(Customer, "C0000001")
         assert alice is not None
-        assert (alice.full_name, alice.email, alice.date_of_birth) == ("Alice Example", "alice@example.org", "1981-01-11")
+        assert (alice.full_name, alice.email, alice.date_of_birth) == (
+            "Alice Example",
+            "alice@example.org",
+            "1981-01-11",
+        )
     with loaded.connect() as connection:
         ips = connection.execute(select(LedgerEvent.ip).where(LedgerEvent.ip.is_not(None))).scalars().all()
     assert "203.0.113.5" in ips
@@ -96,8 +111,11 @@ def test_blind_index_search_hits_and_misses(loaded: Engine) -> None:
             find_customers(session)
         with pytest.raises(InvalidInputError):
             find_customers(session, phone="n/a")
-        events = session.scalars(select(LedgerEvent).where(LedgerEvent.ip_bidx == ip_index(session, "203.0.113.5"))).all()
-        assert events and all(event.ip == "203.0.113.5" for event in events)
+        events = session.scalars(
+            select(LedgerEvent).where(LedgerEvent.ip_bidx == ip_index(session, "203.0.113.5"))
+        ).all()
+        assert events
+        assert all(event.ip == "203.0.113.5" for event in events)
 
 
 def test_reindex_repairs_missing_blind_indexes(loaded: Engine) -> None:
@@ -149,3 +167,26 @@ def _customer(customer_id: str, name: str, email: str) -> Customer:
         kyc_level=2,
         status="active",
     )
+
+
+def test_configure_privacy_reads_the_settings_key_file(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app and the demo pass their settings: the engine uses that key file, not the process's settings."""
+    from chainsleuth.config import Settings
+    from chainsleuth.privacy import keyring
+    from chainsleuth.privacy.keyfile import create_key_file, read_key_file
+
+    settings = Settings(data_dir=tmp_path / "data")
+    create_key_file(settings.resolved_key_file)
+    monkeypatch.setattr(keyring, "_default_master_key", None)  # as in production: no process-wide key
+    engine = create_engine_for(database_url)
+    try:
+        crypto = keyring.configure_privacy(engine, settings)
+        with session_scope(engine) as session:
+            session.add(_customer("C7", "Kim Keyfile", "kim@example.org"))
+        assert crypto.keys.check_value(1) == keyring.keys_for(read_key_file(settings.resolved_key_file)).check_value(1)
+        with session_scope(engine) as session:
+            assert [c.email for c in find_customers(session, name="kim keyfile")] == ["kim@example.org"]
+    finally:
+        engine.dispose()

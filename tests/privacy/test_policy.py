@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import column, select, table
 
@@ -38,7 +40,13 @@ PROBES = (
 #: The expected answer for every role x probe: an independent statement of the policy, not a copy of it.
 EXPECTED: dict[Role, set[str]] = {
     Role.ANALYST: {"customer.read_pseudonymised", "tags.write"},
-    Role.SENIOR_ANALYST: {"customer.read_pseudonymised", "customer.reveal", "customer.search", "action.propose", "tags.write"},
+    Role.SENIOR_ANALYST: {
+        "customer.read_pseudonymised",
+        "customer.reveal",
+        "customer.search",
+        "action.propose",
+        "tags.write",
+    },
     Role.COMPLIANCE_OFFICER: {
         "customer.read_pseudonymised",
         "customer.reveal",
@@ -81,11 +89,12 @@ def test_matrix_is_complete_and_documented() -> None:
     assert all(p.description.endswith(".") and p.name.count(".") == 1 for p in PERMISSIONS.values())
     assert all(PERMISSIONS[name].roles for name in PERMISSIONS)  # no permission nobody holds
     rows = matrix()
-    assert len(rows) == len(PERMISSIONS) and all(len(cells) == len(Role) for _, cells in rows)
+    assert len(rows) == len(PERMISSIONS)
+    assert all(len(cells) == len(Role) for _, cells in rows)
     assert roles_with("action.approve") == ["compliance_officer"]
     assert "customer.reveal" not in permissions_of(Role.ANALYST)
     assert "customer.reveal" not in permissions_of("admin")  # administrators run the platform, not cases
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown permission"):
         has_permission(principal(Role.ADMIN), "customer.delete_everything")
 
 
@@ -107,7 +116,11 @@ def test_agency_scoping() -> None:
 
     requests = table("requests", column("agency_id"))
     as_sql = {
-        name: str(select(requests).where(agency_filter(actor, requests.c.agency_id)).compile(compile_kwargs={"literal_binds": True}))
+        name: str(
+            select(requests)
+            .where(agency_filter(actor, requests.c.agency_id))
+            .compile(compile_kwargs={"literal_binds": True})
+        )
         for name, actor in {
             "officer": officer,
             "staff": principal(Role.COMPLIANCE_OFFICER),
@@ -117,3 +130,14 @@ def test_agency_scoping() -> None:
     assert "agency_id = 'POL-1'" in as_sql["officer"]
     assert "WHERE" not in as_sql["staff"] or "true" in as_sql["staff"].lower() or "1 = 1" in as_sql["staff"]
     assert "false" in as_sql["stray"].lower() or "0 = 1" in as_sql["stray"]
+
+
+def test_the_documented_matrix_is_the_policy() -> None:
+    """docs/privacy.md prints the matrix; it must say exactly what the code enforces."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "privacy.md").read_text()
+    rows = {
+        line.split("|")[1].strip().strip("`"): [cell.strip() == "✓" for cell in line.split("|")[3:-1]]
+        for line in doc.splitlines()
+        if line.startswith("| `") and line.split("|")[1].strip().strip("`") in PERMISSIONS
+    }
+    assert rows == dict(matrix())

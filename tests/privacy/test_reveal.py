@@ -24,6 +24,7 @@ from chainsleuth.privacy.reveal import (
     reveal,
 )
 from chainsleuth.store.db import session_scope
+from chainsleuth.store.models.audit import AuditEntry
 from chainsleuth.store.models.users import Role
 from chainsleuth.store.users import create_user
 
@@ -33,7 +34,7 @@ SENIOR = principal(Role.SENIOR_ANALYST, "sam")
 ANALYST = principal(Role.ANALYST, "ann")
 
 
-def last_entries(engine: Engine, count: int = 1) -> list[audit.AuditEntry]:
+def last_entries(engine: Engine, count: int = 1) -> list[AuditEntry]:
     with session_scope(engine) as session:
         return audit.tail(session, count)
 
@@ -56,8 +57,14 @@ def test_pseudonymised_view(loaded: Engine) -> None:
         with pytest.raises(NotFoundError):
             pseudonymised_customer(session, ANALYST, "C404")
     assert alice.pseudonym == again.pseudonym != bob.pseudonym
-    assert (alice.name, alice.email, alice.birth_year, alice.address) == ("A*** E***", "a***@example.org", "1981", "***")
-    assert "Alice" not in alice.model_dump_json() and "Example Street" not in alice.model_dump_json()
+    assert (alice.name, alice.email, alice.birth_year, alice.address) == (
+        "A*** E***",
+        "a***@example.org",
+        "1981",
+        "***",
+    )
+    assert "Alice" not in alice.model_dump_json()
+    assert "Example Street" not in alice.model_dump_json()
 
 
 def test_reveal_is_purpose_logged(loaded: Engine) -> None:
@@ -65,7 +72,12 @@ def test_reveal_is_purpose_logged(loaded: Engine) -> None:
         result = reveal(session, SENIOR, "C0000001", ["full_name", "email"], "case_investigation", case_ref="CASE-7")
     assert result.fields == {"full_name": "Alice Example", "email": "alice@example.org"}
     (entry,) = last_entries(loaded)
-    assert (entry.seq, entry.actor, entry.actor_role, entry.action) == (result.audit_seq, "sam", "senior_analyst", "customer.reveal")
+    assert (entry.seq, entry.actor, entry.actor_role, entry.action) == (
+        result.audit_seq,
+        "sam",
+        "senior_analyst",
+        "customer.reveal",
+    )
     assert (entry.object_type, entry.object_id, entry.purpose) == ("customer", "C0000001", "case_investigation")
     assert entry.details == '{"case_ref":"CASE-7","fields":["full_name","email"]}'
     assert "alice@example.org" not in entry.details  # the log names fields, never their values
@@ -102,7 +114,10 @@ def test_refused_reveals_are_audited(
 
 def test_purpose_rules() -> None:
     assert check_purpose(" kyc_review ", None) == "kyc_review"
-    assert check_purpose("Fraud report from victim, ticket attached", "TICKET-88") == "Fraud report from victim, ticket attached"
+    assert (
+        check_purpose("Fraud report from victim, ticket attached", "TICKET-88")
+        == "Fraud report from victim, ticket attached"
+    )
     with pytest.raises(InvalidInputError, match="reference"):
         check_purpose("Fraud report from victim, ticket attached", None)
 
@@ -130,7 +145,8 @@ def login(client: TestClient, username: str) -> dict[str, str]:
 def test_http_pseudonymised_reveal_search_and_audit(client: TestClient) -> None:
     ann, sam, aud = login(client, "ann"), login(client, "sam"), login(client, "aud")
     view = client.get("/api/exchange/customers/C0000002/pseudonymised", headers=ann)
-    assert view.status_code == 200 and view.json()["name"] == "B*** S***"
+    assert view.status_code == 200
+    assert view.json()["name"] == "B*** S***"
     assert client.get("/api/exchange/customers/C0000002/pseudonymised").status_code == 401
 
     body = {"fields": ["email", "phone"], "purpose": "le_request", "case_ref": "LER-2024-001"}
@@ -144,17 +160,20 @@ def test_http_pseudonymised_reveal_search_and_audit(client: TestClient) -> None:
     assert revealed.headers["Cache-Control"] == "no-store"
 
     found = client.post("/api/exchange/customers/search", json={"email": "BOB@example.org"}, headers=sam)
-    assert [c["customer_id"] for c in found.json()] == ["C0000002"] and "bob@" not in found.text
+    assert [c["customer_id"] for c in found.json()] == ["C0000002"]
+    assert "bob@" not in found.text
     assert client.post("/api/exchange/customers/search", json={"email": "x@y.z"}, headers=ann).status_code == 403
 
     assert client.get("/api/audit/verify", headers=ann).status_code == 403
     verified = client.get("/api/audit/verify", headers=aud).json()
-    assert verified["ok"] and verified["entries"] == 4
+    assert verified["ok"]
+    assert verified["entries"] == 4
     entries = client.get("/api/audit/entries", headers=aud, params={"object_id": "C0000002"}).json()
     assert [(e["action"], e["actor"]) for e in entries] == [
+        ("customer.reveal_refused", "ann"),
         ("customer.reveal_refused", "sam"),
         ("customer.reveal", "sam"),
     ]
-    # the analyst was stopped by the route's permission before the privacy layer: refused as an HTTP 403 and
-    # recorded nowhere else; the senior analyst's missing purpose was refused and audited by the layer.
-    assert entries[0]["details"]["reason"] == "invalid_input"
+    assert [entries[0]["details"]["reason"], entries[1]["details"]["reason"]] == ["permission_denied", "invalid_input"]
+    assert entries[2]["purpose"] == "le_request"
+    assert entries[2]["details"]["case_ref"] == "LER-2024-001"

@@ -26,7 +26,8 @@ def test_rotation_reencrypts_everything_and_old_keys_decrypt_meanwhile(loaded: E
     assert before.per_column["customers.email"] == {"v1": 3, "unencrypted": 0}
     report = rotation.rotate_key(loaded, batch_size=2)
     assert (report.active_version, report.started_new_version) == (2, True)
-    assert report.reencrypted["customers"] == 3 * 9 and report.reencrypted["ledger_events"] > 0
+    assert report.reencrypted["customers"] == 3 * 9
+    assert report.reencrypted["ledger_events"] > 0
     assert prefixes(loaded) == {"v2"}
     after = rotation.key_status(loaded)
     assert [(v.version, v.state, v.values) for v in after.versions] == [
@@ -35,7 +36,8 @@ def test_rotation_reencrypts_everything_and_old_keys_decrypt_meanwhile(loaded: E
     ]
     with session_scope(loaded) as session:
         alice = session.get(Customer, "C0000001")
-        assert alice is not None and alice.email == "alice@example.org"
+        assert alice is not None
+        assert alice.email == "alice@example.org"
         assert [c.customer_id for c in find_customers(session, email="alice@example.org")] == ["C0000001"]
         actions = [entry.action for entry in audit.tail(session, 5)]
     assert actions[-2:] == ["privacy.rotate_key.start", "privacy.rotate_key.complete"]
@@ -50,7 +52,11 @@ def test_interrupted_rotation_resumes_and_mixed_versions_stay_readable(loaded: E
         rotation.rotate_key(loaded, batch_size=1, progress=interrupt)
     assert prefixes(loaded) == {"v1", "v2"}  # half-way: both versions in use
     with session_scope(loaded) as session:  # ...and every value still decrypts
-        assert sorted(c.full_name for c in session.query(Customer)) == ["Alice Example", "Bob Sample", "Carol Placeholder"]
+        assert sorted(c.full_name for c in session.query(Customer)) == [
+            "Alice Example",
+            "Bob Sample",
+            "Carol Placeholder",
+        ]
     with pytest.raises(ConflictError, match="still encrypted with key version 1"):
         rotation.retire_key(loaded, 1)
     resumed = rotation.rotate_key(loaded, batch_size=50)
@@ -86,5 +92,6 @@ def test_legacy_clear_text_is_refused_on_read_and_encrypted_by_rotate(loaded: En
     assert (report.started_new_version, report.values) == (False, 1)  # finishing the job, not a new key
     with session_scope(loaded) as session:
         bob = session.get(Customer, "C0000002")
-        assert bob is not None and bob.city == "Hamburg"
+        assert bob is not None
+        assert bob.city == "Hamburg"
     assert rotation.key_status(loaded).unencrypted == 0

@@ -124,9 +124,7 @@ def test_truncate_above_rolls_back_blocks_ids_and_addresses(tmp_path: Path, load
 
 def test_duckdb_views_answer(loaded: ChainStore) -> None:
     connection = loaded.duckdb_connection()
-    tables = {
-        row[0] for row in connection.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
-    }
+    tables = {row[0] for row in connection.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     assert {"btc_blocks", "btc_transactions", "btc_outputs", "btc_inputs", "btc_addresses"} <= tables
     received = connection.sql(
         """SELECT a.address, sum(o.value) AS sat
@@ -135,8 +133,7 @@ def test_duckdb_views_answer(loaded: ChainStore) -> None:
     ).fetchall()
     assert received == [("1MinerP2pkhAddr5gYmEt1n6bqW7xyzQ", 1_250_010_000)]
     usdt = connection.sql(
-        "SELECT t.symbol, sum(x.value_coin) FROM eth_transfers x"
-        " JOIN eth_tokens t USING (asset_id) GROUP BY 1"
+        "SELECT t.symbol, sum(x.value_coin) FROM eth_transfers x JOIN eth_tokens t USING (asset_id) GROUP BY 1"
     ).fetchall()
     assert usdt == [("USDT", 250.0)]
     with pytest.raises(Exception, match=r"(?i)permission|disabled"):

@@ -55,9 +55,7 @@ def test_tx_hash_index_disambiguates_equal_first_words() -> None:
     k1 = np.array([7, 7, 7, 1], dtype=np.uint64)
     k2 = np.array([3, 1, 2, 9], dtype=np.uint64)
     index.add(k1, k2, np.array([10, 11, 12, 13], dtype=np.int64))
-    found = index.lookup(
-        np.array([7, 7, 7, 1, 7], dtype=np.uint64), np.array([1, 2, 3, 9, 4], dtype=np.uint64)
-    )
+    found = index.lookup(np.array([7, 7, 7, 1, 7], dtype=np.uint64), np.array([1, 2, 3, 9, 4], dtype=np.uint64))
     assert found.tolist() == [11, 12, 10, 13, -1]
     index.drop_from(12)
     assert index.lookup(np.array([7, 7], dtype=np.uint64), np.array([1, 3], dtype=np.uint64)).tolist() == [

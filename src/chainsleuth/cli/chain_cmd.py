@@ -15,9 +15,7 @@ from chainsleuth.config import get_settings
 from chainsleuth.errors import NotFoundError
 from chainsleuth.store.chainstore import ChainStore
 
-app = typer.Typer(
-    help="Inspect the chain store: statistics, addresses, transactions, SQL.", no_args_is_help=True
-)
+app = typer.Typer(help="Inspect the chain store: statistics, addresses, transactions, SQL.", no_args_is_help=True)
 stdout = Console()
 
 StoreOption = typer.Option(None, "--store", help="Chain store directory (default: the configured chain_dir).")
@@ -77,9 +75,7 @@ def stats(store_dir: Path | None = StoreOption, as_json: bool = typer.Option(Fal
 
 
 @app.command("address")
-def address(
-    address: str = typer.Argument(...), chain: str = ChainOption, store_dir: Path | None = StoreOption
-) -> None:
+def address(address: str = typer.Argument(...), chain: str = ChainOption, store_dir: Path | None = StoreOption) -> None:
     """What the store knows about one address (dense id, type, first block, activity)."""
     info = _store(store_dir).address_info(chain, address)
     typer.echo(json.dumps(_plain(info), indent=2))
@@ -108,9 +104,7 @@ def sql(
 ) -> None:
     """Run a read-only SQL query over the chain store's DuckDB views and print the result."""
     result = _store(store_dir).query(query)
-    table = Table(
-        caption=f"{result.num_rows:,} rows" + (f" (first {limit})" if result.num_rows > limit else "")
-    )
+    table = Table(caption=f"{result.num_rows:,} rows" + (f" (first {limit})" if result.num_rows > limit else ""))
     for name in result.column_names:
         table.add_column(name)
     for row in result.slice(0, limit).to_pylist():

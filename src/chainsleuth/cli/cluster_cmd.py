@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -40,6 +41,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 stdout = Console()
+# The commands print the run's warnings themselves; without a handler, logging would print them a second time.
+logging.getLogger("chainsleuth.chain.clustering.engine").addHandler(logging.NullHandler())
 
 StoreOption = typer.Option(None, "--store", help="Chain store directory (default: the configured chain_dir).")
 ChainOption = typer.Option("bitcoin", "--chain", "-c", help="bitcoin (UTXO) or ethereum (account chain).")
@@ -88,9 +91,7 @@ def _hot_wallets(store: ChainStore, chain: str, path: Path | None, tagpacks: Pat
         if not path.is_file():
             raise NotFoundError("hot-wallet file not found", path=str(path))
         lines = [
-            line.split(",", 1)
-            for line in path.read_text().splitlines()
-            if line.strip() and not line.startswith("#")
+            line.split(",", 1) for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")
         ]
         ids = address_ids(store, chain, [parts[0].strip() for parts in lines])
         for address_id, parts in zip(ids.tolist(), lines, strict=True):
@@ -113,9 +114,7 @@ def _options(
         raise InvalidInputError("change heuristics apply to UTXO chains only", chain=chain)
     hot = _hot_wallets(store, chain, hot_wallets, tagpacks) if kind == "account" else None
     if kind == "account" and not hot:
-        raise InvalidInputError(
-            "ethereum clustering needs known exchange wallets: pass --hot-wallets or --tagpacks"
-        )
+        raise InvalidInputError("ethereum clustering needs known exchange wallets: pass --hot-wallets or --tagpacks")
     return ClusterOptions(
         change=tuple(check_heuristics(change or [])),
         min_confidence=min_confidence,
@@ -127,7 +126,13 @@ def _options(
 
 def _print_report(report: ClusterReport) -> None:
     table = Table(title=f"clustering {report.chain}: {report.mode} ({report.reason})", show_header=False)
-    table.add_row("blocks", f"{report.height_before + 1}..{report.height_after}")
+    if report.mode == "incremental":
+        blocks = f"{report.height_before + 1}..{report.height_after} (new)"
+    elif report.mode == "full":
+        blocks = f"0..{report.height_after} (all)"
+    else:
+        blocks = f"none new (clustered up to {report.height_after})"
+    table.add_row("blocks", blocks)
     table.add_row("addresses", f"{report.addresses:,}")
     table.add_row("clusters", f"{report.clusters:,}")
     table.add_row("largest cluster", f"{report.largest_cluster:,}")
@@ -202,17 +207,11 @@ def show(
         "members": [a for a in store.addresses(chain, member_ids[:members]) if a is not None],
     }
     merges = clusters.merges(state).to_pylist()
-    info["merges"] = [m for m in merges if m["into_cluster"] == cluster or m["absorbed_cluster"] == cluster][
-        :50
-    ]
+    info["merges"] = [m for m in merges if m["into_cluster"] == cluster or m["absorbed_cluster"] == cluster][:50]
     links = clusters.links(state)
     if links is not None:
         in_cluster = np.isin(links.column("address_id").to_numpy(), member_ids)
-        kinds = [
-            k
-            for k, keep in zip(links.column("heuristic").to_pylist(), in_cluster.tolist(), strict=True)
-            if keep
-        ]
+        kinds = [k for k, keep in zip(links.column("heuristic").to_pylist(), in_cluster.tolist(), strict=True) if keep]
         info["links_by_heuristic"] = {k: kinds.count(k) for k in sorted(set(kinds))}
     typer.echo(json.dumps(info, indent=2))
 
@@ -221,9 +220,7 @@ def show(
 def change_cmd(
     tx_hash: str = typer.Argument(..., metavar="TX_HASH", help="Hash of a bitcoin transaction."),
     chain: str = ChainOption,
-    heuristic: list[str] | None = typer.Option(
-        None, "--heuristic", help="Only these heuristics (repeatable)."
-    ),
+    heuristic: list[str] | None = typer.Option(None, "--heuristic", help="Only these heuristics (repeatable)."),
     store_dir: Path | None = StoreOption,
 ) -> None:
     """Each change heuristic's verdict on one transaction (fired → output, confidence; or why not), and
@@ -256,19 +253,14 @@ def change_cmd(
     stdout.print(table)
     explained = coinjoins.explain(tx_id)
     stdout.print(
-        f"CoinJoin: {'yes' if explained['coinjoin'] else 'no'} "
-        f"(score {explained['score']:.1f}; {explained['reason']})"
+        f"CoinJoin: {'yes' if explained['coinjoin'] else 'no'} (score {explained['score']:.1f}; {explained['reason']})"
     )
 
 
 @app.command("quality")
 def quality(
-    world_dir: Path = typer.Argument(
-        ..., help="A generated world directory (with ground_truth/ and tagpacks/)."
-    ),
-    chain: list[str] | None = typer.Option(
-        None, "--chain", "-c", help="Chains to score (default: all ingested)."
-    ),
+    world_dir: Path = typer.Argument(..., help="A generated world directory (with ground_truth/ and tagpacks/)."),
+    chain: list[str] | None = typer.Option(None, "--chain", "-c", help="Chains to score (default: all ingested)."),
     change: list[str] | None = ChangeOption,
     min_confidence: float = MinConfidenceOption,
     store_dir: Path | None = StoreOption,
@@ -306,18 +298,14 @@ def quality(
         }
         if chain_spec(name).kind == "utxo":
             view = load_utxo_view(store, name)
-            coinjoins = detect_coinjoins(
-                view.in_tx, view.in_address, view.out_tx, view.out_address, view.out_value
-            )
+            coinjoins = detect_coinjoins(view.in_tx, view.in_address, view.out_tx, view.out_address, view.out_value)
             every = change_candidates(view, exclude_tx=coinjoins.flagged_tx_ids)
             first = every.first_input[np.searchsorted(every.eligible_tx, every.tx_ids)]
             entry["change_link_precision"] = {
                 h: dict(
                     zip(
                         ("links", "correct", "precision"),
-                        link_precision(
-                            every.address_id[every.heuristic == i], first[every.heuristic == i], owner
-                        ),
+                        link_precision(every.address_id[every.heuristic == i], first[every.heuristic == i], owner),
                         strict=True,
                     )
                 )
@@ -349,13 +337,9 @@ def quality(
     for name, entry in results.items():
         precision = entry.get("change_link_precision")
         if isinstance(precision, dict):
-            sub = Table(
-                title=f"{name}: precision of change links (all heuristics, measured where each fired)"
-            )
+            sub = Table(title=f"{name}: precision of change links (all heuristics, measured where each fired)")
             for column in ("heuristic", "links", "correct", "precision"):
                 sub.add_column(column, justify="left" if column == "heuristic" else "right")
             for h, figures in precision.items():
-                sub.add_row(
-                    h, f"{figures['links']:,}", f"{figures['correct']:,}", f"{figures['precision']:.4f}"
-                )
+                sub.add_row(h, f"{figures['links']:,}", f"{figures['correct']:,}", f"{figures['precision']:.4f}")
             stdout.print(sub)

@@ -85,17 +85,14 @@ def _summary(reports: list[ChainIngestReport]) -> None:
     for report in reports:
         if report.unresolved_inputs:
             stdout.print(
-                f"[yellow]{report.chain}: {report.unresolved_inputs:,} inputs spend outputs"
-                " from before the export[/]"
+                f"[yellow]{report.chain}: {report.unresolved_inputs:,} inputs spend outputs from before the export[/]"
             )
         for warning in report.warnings:
             stdout.print(f"[yellow]warning:[/] {warning}")
 
 
 StoreOption = typer.Option(None, "--store", help="Chain store directory (default: the configured chain_dir).")
-BatchOption = typer.Option(
-    DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="Transactions per committed batch."
-)
+BatchOption = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="Transactions per committed batch.")
 
 
 def chains(
@@ -110,25 +107,19 @@ def chains(
 
 
 def bitcoin_etl(
-    blocks: Path = typer.Argument(
-        ..., exists=True, dir_okay=False, help="bitcoin-etl blocks (.jsonl or .csv)."
-    ),
+    blocks: Path = typer.Argument(..., exists=True, dir_okay=False, help="bitcoin-etl blocks (.jsonl or .csv)."),
     transactions: Path = typer.Argument(..., exists=True, dir_okay=False, help="bitcoin-etl transactions."),
     store_dir: Path | None = StoreOption,
     batch_size: int = BatchOption,
 ) -> None:
     """Ingest a bitcoin-etl export."""
     with _progress() as update:
-        report = ingest_bitcoin_etl(
-            blocks, transactions, _store(store_dir), batch_size=batch_size, progress=update
-        )
+        report = ingest_bitcoin_etl(blocks, transactions, _store(store_dir), batch_size=batch_size, progress=update)
     _summary([report])
 
 
 def ethereum_etl(
-    blocks: Path = typer.Argument(
-        ..., exists=True, dir_okay=False, help="ethereum-etl blocks (.jsonl or .csv)."
-    ),
+    blocks: Path = typer.Argument(..., exists=True, dir_okay=False, help="ethereum-etl blocks (.jsonl or .csv)."),
     transactions: Path = typer.Argument(..., exists=True, dir_okay=False, help="ethereum-etl transactions."),
     token_transfers: Path | None = typer.Argument(
         None, exists=True, dir_okay=False, help="ethereum-etl token_transfers."

@@ -15,7 +15,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -52,14 +51,12 @@ def _store() -> Iterator[Engine]:
 
 @rules_app.command("list")
 def rules_list(rules: RulePaths = None) -> None:
-    """List rules: id, version, mode, severity, scope and content hash."""
-    table = Table("rule", "v", "mode", "severity", "scope", "hash", "title")
+    """List rules: id, version, mode, severity, content hash, scope and title (one line each)."""
     for rule in _rules(rules):
-        table.add_row(
-            rule.id, str(rule.version), rule.mode, rule.severity, ",".join(rule.scope), rule.content_hash[:12],
-            rule.title,
-        )  # fmt: skip
-    stdout.print(table)
+        typer.echo(
+            f"{rule.id:38} v{rule.version:<3} {rule.mode:6} {rule.severity:8} {rule.content_hash[:12]} "
+            f"[{','.join(rule.scope)}] {rule.title}"
+        )
 
 
 @rules_app.command("show")
@@ -89,11 +86,12 @@ def _store_context(session: Session) -> object:
     from chainsleuth.monitor.exposure import store_provider
     from chainsleuth.store.models.exchange import Account, Customer
 
+    # Nationality is personal data, stored encrypted and revealed only through the privacy layer with a
+    # purpose; rules reading customer.nationality see null here (country of residence is in clear).
     customer_columns = [
         getattr(Customer, name)
-        for name in ("customer_id", "created_at", "nationality", "id_document_country", "country_of_residence",
-                     "occupation", "declared_annual_income_usd", "source_of_funds", "risk_rating", "kyc_level",
-                     "status")
+        for name in ("customer_id", "created_at", "id_document_country", "country_of_residence", "occupation",
+                     "declared_annual_income_usd", "source_of_funds", "risk_rating", "kyc_level", "status")
     ]  # fmt: skip
     customers = [dict(row._mapping) for row in session.execute(select(*customer_columns))]
     accounts = [
@@ -172,13 +170,12 @@ def alerts_list(
 
     with _store() as engine, session_scope(engine) as session:
         rows, total = list_alerts(session, queue=queue, status=status, rule_id=rule, customer_id=customer, limit=limit)
-        table = Table("id", "queue", "severity", "score", "rule", "subject", "hits", "last event", "status")
         for row in rows:
-            table.add_row(
-                str(row.id), row.queue, row.severity, f"{row.combined_score:.1f}", f"{row.rule_id} v{row.rule_version}",
-                f"{row.subject_type}:{row.subject_id}", str(row.hit_count), row.last_event_at.isoformat(), row.status,
-            )  # fmt: skip
-    stdout.print(table)
+            typer.echo(
+                f"{row.id:>6} {row.queue:13} {row.severity:8} {row.combined_score:5.1f} "
+                f"{row.rule_id} v{row.rule_version}  {row.subject_type}:{row.subject_id}  hits {row.hit_count}  "
+                f"last {row.last_event_at.isoformat()}  {row.status}"
+            )
     stdout.print(f"{len(rows)} of {total} alerts")
 
 

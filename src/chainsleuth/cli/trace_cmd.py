@@ -25,7 +25,9 @@ from chainsleuth.chain.attribution.records import TagRecord
 from chainsleuth.chain.exposure import ExposurePolicy, entity_exposure
 from chainsleuth.chain.paths import find_paths
 from chainsleuth.chain.tracing import (
+    Direction,
     FlowGraph,
+    Policy,
     PriceTable,
     StopEntity,
     StopSet,
@@ -106,8 +108,17 @@ def _deposit_stops(graph: FlowGraph, store: ChainStore, path: Path) -> StopSet:
     table = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path)
     rows = table.to_pylist()
     entries = [
-        (r["chain"], r["address"], StopEntity(str(r["account_id"]), f"our customer {r.get('customer_id')}", "exchange",
-                                              source=str(path), confidence="ownership"))
+        (
+            r["chain"],
+            r["address"],
+            StopEntity(
+                str(r["account_id"]),
+                f"our customer {r.get('customer_id')}",
+                "exchange",
+                source=str(path),
+                confidence="ownership",
+            ),
+        )
         for r in rows
     ]
     return stops_from_addresses(graph, store, entries)
@@ -120,7 +131,7 @@ def _context(store_dir: Path | None, tagpacks: Path | None, deposits: Path | Non
         graph = load_flow_graph(store)
     try:
         tags = _tags(tagpacks)
-    except Exception as exc:  # noqa: BLE001 - no tag database is a warning, not a failure
+    except Exception as exc:
         tags = []
         notes.append(f"no tags loaded ({exc}); traces will not stop at services")
     clusters = _cluster_arrays(store)
@@ -164,8 +175,15 @@ def _print_trace(result: TraceResult, paths: int) -> None:
         table.add_column(column, justify="right" if column in ("amount", "share", "USD", "hops") else "left")
     for t in result.terminals:
         table.add_row(
-            t.entity, t.label or "", t.category or "", t.reason, t.chain, f"{t.amount:,.8g}", t.asset,
-            f"{t.share:.2%}", f"{t.amount_usd:,.0f}" if t.amount_usd is not None else "",
+            t.entity,
+            t.label or "",
+            t.category or "",
+            t.reason,
+            t.chain,
+            f"{t.amount:,.8g}",
+            t.asset,
+            f"{t.share:.2%}",
+            f"{t.amount_usd:,.0f}" if t.amount_usd is not None else "",
             str(len(t.paths[0].hops)) if t.paths else "",
         )
     stdout.print(table)
@@ -187,7 +205,9 @@ def trace_cmd(
     chain: str = ChainOption,
     direction: str = typer.Option("forward", "--direction", "-d", help="forward (where did it go) or backward."),
     policy: str = typer.Option(
-        "haircut", "--policy", "-p",
+        "haircut",
+        "--policy",
+        "-p",
         help="poison (any taint taints everything after), haircut (pro rata) or fifo (first in, first out).",
     ),
     hops: int = typer.Option(5, "--hops", min=1, help="Maximum transactions to follow."),
@@ -216,11 +236,24 @@ def trace_cmd(
     if policy not in ("poison", "haircut", "fifo"):
         raise InvalidInputError("policy must be poison, haircut or fifo", policy=policy)
     ctx = _context(store_dir, tagpacks, deposits, prices)
-    source = resolve_source(ctx.graph, ctx.store, chain, target, direction, asset=asset)  # type: ignore[arg-type]
+    dir_: Direction = "backward" if direction == "backward" else "forward"
+    pol: Policy = "poison" if policy == "poison" else ("fifo" if policy == "fifo" else "haircut")
+    source = resolve_source(ctx.graph, ctx.store, chain, target, dir_, asset=asset)
     result = trace(
-        ctx.graph, source, direction=direction, policy=policy, hops=hops,  # type: ignore[arg-type]
-        since=_time(since), until=_time(until), min_value=min_value, stops=ctx.services, cross_bridge=not no_bridge,
-        top_k=top_k, max_terminals=limit, resolver=StoreResolver(ctx.store), prices=ctx.prices,
+        ctx.graph,
+        source,
+        direction=dir_,
+        policy=pol,
+        hops=hops,
+        since=_time(since),
+        until=_time(until),
+        min_value=min_value,
+        stops=ctx.services,
+        cross_bridge=not no_bridge,
+        top_k=top_k,
+        max_terminals=limit,
+        resolver=StoreResolver(ctx.store),
+        prices=ctx.prices,
     )
     result.notes.extend(ctx.notes)
     if as_json:
@@ -267,7 +300,14 @@ def exposure_cmd(
     policy = ExposurePolicy.load(policy_file) if policy_file is not None else ExposurePolicy.default()
     members = _entity_addresses(ctx, chain, address, cluster)
     result = entity_exposure(
-        ctx.graph, chain, members, ctx.tagged, policy=policy, hops=hops, label=address, prices=ctx.prices,
+        ctx.graph,
+        chain,
+        members,
+        ctx.tagged,
+        policy=policy,
+        hops=hops,
+        label=address,
+        prices=ctx.prices,
         resolver=StoreResolver(ctx.store),
     )
     if as_json:
@@ -280,7 +320,11 @@ def exposure_cmd(
     for c in result.categories:
         ev = c.evidence[0] if c.evidence else None
         table.add_row(
-            c.category, c.direction, f"{c.direct_share:.2%}", f"{c.indirect_share:.2%}", f"{c.value:,.8g}",
+            c.category,
+            c.direction,
+            f"{c.direct_share:.2%}",
+            f"{c.indirect_share:.2%}",
+            f"{c.value:,.8g}",
             f"{ev.label} · {ev.tag_source} · {ev.confidence}" if ev else "",
         )
     stdout.print(table)
@@ -297,7 +341,9 @@ def path_cmd(
     source: str = typer.Argument(..., help="From this address."),
     target: str = typer.Argument(..., help="To this address."),
     chain: str = ChainOption,
-    to_chain: str | None = typer.Option(None, "--to-chain", help="Chain of TARGET when it differs (across the bridge)."),
+    to_chain: str | None = typer.Option(
+        None, "--to-chain", help="Chain of TARGET when it differs (across the bridge)."
+    ),
     max_depth: int = typer.Option(6, "--max-depth", help="Maximum transactions on a path."),
     max_degree: int = typer.Option(1000, "--max-degree", help="Never route through nodes with more edges than this."),
     max_paths: int = typer.Option(3, "--max-paths", help="Paths returned."),
@@ -319,7 +365,12 @@ def path_cmd(
         offset = next(seg.address_offset for seg in graph.segments if seg.chain == name)
         ends.append([offset + a for a in _entity_addresses(ctx, name, address, cluster)])
     result = find_paths(
-        graph, ends[0], ends[1], max_depth=max_depth, max_degree=max_degree, max_paths=max_paths,
+        graph,
+        ends[0],
+        ends[1],
+        max_depth=max_depth,
+        max_degree=max_degree,
+        max_paths=max_paths,
         resolver=StoreResolver(store),
     )
     if as_json:
@@ -337,10 +388,18 @@ def _print_paths(found: bool, paths: Sequence[Any], skipped: list[str], notes: l
             table.add_column(column)
         for hop in path.hops:
             table.add_row(
-                _when(hop.timestamp), hop.chain, hop.tx_hash, hop.from_address or "(inputs)", hop.to_address or "",
-                f"{hop.value:,.8g}", hop.asset, hop.bridge_memo or "",
+                _when(hop.timestamp),
+                hop.chain,
+                hop.tx_hash,
+                hop.from_address or "(inputs)",
+                hop.to_address or "",
+                f"{hop.value:,.8g}",
+                hop.asset,
+                hop.bridge_memo or "",
             )
         stdout.print(table)
     if skipped:
-        stdout.print(f"hubs skipped (degree above the limit): {', '.join(skipped[:20])}"
-                     + (f" and {len(skipped) - 20} more" if len(skipped) > 20 else ""))
+        stdout.print(
+            f"hubs skipped (degree above the limit): {', '.join(skipped[:20])}"
+            + (f" and {len(skipped) - 20} more" if len(skipped) > 20 else "")
+        )

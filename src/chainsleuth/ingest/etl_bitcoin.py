@@ -1,5 +1,3 @@
-# mypy: disable-error-code="attr-defined,no-untyped-call"
-# (pyarrow ships partial type stubs: compute, dataset and parquet functions are untyped or unexported.)
 """bitcoin-etl batch → chain store tables (``blocks``, ``transactions``, ``outputs``, ``inputs``).
 
 Nested ``inputs``/``outputs`` lists are flattened with Arrow (no per-row Python); an input's ``spent_tx_id``

@@ -1,5 +1,3 @@
-# mypy: disable-error-code="attr-defined,no-untyped-call"
-# (pyarrow ships partial type stubs: compute, dataset and parquet functions are untyped or unexported.)
 """ethereum-etl batch → chain store tables (``blocks``, ``transactions``, ``transfers``).
 
 ``transfers`` is the table the analytics engine lives on: one row per movement of value, native ETH (a

@@ -1,5 +1,3 @@
-# mypy: disable-error-code="attr-defined,no-untyped-call"
-# (pyarrow ships partial type stubs: compute, dataset and parquet functions are untyped or unexported.)
 """Streaming, validating readers of bitcoin-etl / ethereum-etl files (JSON lines or CSV).
 
 The fast path is Arrow's multithreaded JSON and CSV readers with an explicit schema (only the fields the store

@@ -22,9 +22,9 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Table, select, update
 from sqlalchemy.orm import Session
 
 from chainsleuth.errors import IntegrityError, InvalidInputError
@@ -37,7 +37,7 @@ from chainsleuth.store.types import utcnow
 
 #: The "previous hash" of entry 1 (also written by migration 0003 into the head row).
 GENESIS_HASH = "0" * 64
-_HEAD = AuditChainHead.__table__
+_HEAD = cast(Table, AuditChainHead.__table__)
 _BATCH = 5_000
 
 

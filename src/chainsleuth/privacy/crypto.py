@@ -157,7 +157,7 @@ class FieldKeys:
         if not normalised:
             return None
         message = kind.encode() + b"\x1f" + normalised.encode("utf-8")
-        return hmac.new(self.blind_index_key, message, hashlib.sha256).digest()[:BLIND_INDEX_BYTES].hex()
+        return hmac.digest(self.blind_index_key, message, "sha256")[:BLIND_INDEX_BYTES].hex()
 
     def pseudonym(self, customer_id: str, prefix: str = "CUST") -> str:
         """A stable pseudonym such as ``CUST-7F3A-91B2-XK4M`` (60 bits of a keyed HMAC, Crockford base32)."""

@@ -61,7 +61,10 @@ def protect_batch(crypto: EngineCrypto, spec: TableSpec, batch: pa.RecordBatch) 
         clear[column_spec.name] = values
         arrays.append(
             pa.array(
-                [None if v is None else keys.encrypt(v, table=name, column=column_spec.name, version=version) for v in values],
+                [
+                    None if v is None else keys.encrypt(v, table=name, column=column_spec.name, version=version)
+                    for v in values
+                ],
                 pa.string(),
             )
         )
@@ -152,9 +155,7 @@ def raw_table(model_table: Table, names: Sequence[str]) -> Any:
     return table(model_table.name, *(column(name) for name in names))
 
 
-def reindex(
-    engine: Engine, *, batch_size: int = 2_000, progress: MaintenanceProgress | None = None
-) -> dict[str, int]:
+def reindex(engine: Engine, *, batch_size: int = 2_000, progress: MaintenanceProgress | None = None) -> dict[str, int]:
     """Recompute every blind index from the decrypted values (after a change of normalisation rules, or for
     rows written around the ORM); returns rows updated per table. Each batch commits on its own.
     """
@@ -178,12 +179,16 @@ def reindex(
                     changes: dict[str, str | None] = {}
                     for index_column, source, kind in specs:
                         stored = getattr(row, source)
-                        plain = None if stored is None else crypto.decrypt(stored, table=model_table.name, column=source)
+                        plain = (
+                            None if stored is None else crypto.decrypt(stored, table=model_table.name, column=source)
+                        )
                         digest = crypto.blind_index(kind, plain)
                         if digest != getattr(row, index_column):
                             changes[index_column] = digest
                     if changes:
-                        connection.execute(update(raw).where(*(raw.c[k] == getattr(row, k) for k in keys)).values(changes))
+                        connection.execute(
+                            update(raw).where(*(raw.c[k] == getattr(row, k) for k in keys)).values(changes)
+                        )
                         count += 1
             if not rows:
                 break

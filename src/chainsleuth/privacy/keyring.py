@@ -1,9 +1,10 @@
 """Which master key and which key versions an engine encrypts and decrypts with.
 
 Each engine gets one :class:`EngineCrypto`, kept on its dialect (the only thing a column type sees). The
-master key comes, in this order, from :func:`install_privacy` (what the app, the CLI and the demo call with
-the configured key file), from :func:`set_default_master_key` (tests), or from the configured key file
-(``Settings.resolved_key_file``) read on first use.
+master key comes from :func:`install_privacy` (an explicit key), else from :func:`set_default_master_key` (a
+process-wide key: the test suite), else from a key file read on first use: the one given to
+:func:`configure_privacy` (what the app and the demo call with their settings) or the process settings'
+``resolved_key_file`` (the CLI).
 
 Key *versions* live in the database table ``privacy_keys`` because they describe the data in that database:
 the ``active`` version encrypts, ``decrypt_only`` versions still decrypt (a rotation is re-encrypting their
@@ -18,15 +19,17 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Dialect, Engine, insert, select
-from sqlalchemy.orm import Session
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
 
+from chainsleuth.config import Settings, get_settings
 from chainsleuth.errors import ConfigurationError, IntegrityError, StorageError
 from chainsleuth.privacy.columns import ENGINE_ATTRIBUTE
 from chainsleuth.privacy.crypto import FieldKeys, keys_for, parse_ciphertext
@@ -51,12 +54,12 @@ def set_default_master_key(key: bytes | None) -> None:
     _default_master_key = key
 
 
-def _configured_master_key() -> bytes:
+def _configured_master_key(key_file: Path | None = None) -> bytes:
     if _default_master_key is not None:
         return _default_master_key
-    from chainsleuth.config import get_settings
-
-    return read_key_file(get_settings().resolved_key_file)
+    if key_file is None:
+        key_file = get_settings().resolved_key_file
+    return read_key_file(key_file)
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,11 @@ class KeyState:
 class EngineCrypto:
     """Encryption for one engine: the master key's derived keys plus the cached key-version states."""
 
-    def __init__(self, engine: Callable[[], Engine | None], master_key: bytes | None = None) -> None:
+    def __init__(
+        self, engine: Callable[[], Engine | None], master_key: bytes | None = None, key_file: Path | None = None
+    ) -> None:
         self._engine = engine
+        self._key_file = key_file
         self._keys: FieldKeys | None = keys_for(master_key) if master_key is not None else None
         self._states: dict[int, str] = {}
         self._loaded_at = float("-inf")
@@ -81,7 +87,7 @@ class EngineCrypto:
     def keys(self) -> FieldKeys:
         """The derived keys (the master key is read on first use)."""
         if self._keys is None:
-            self._keys = keys_for(_configured_master_key())
+            self._keys = keys_for(_configured_master_key(self._key_file))
         return self._keys
 
     def engine(self) -> Engine:
@@ -158,8 +164,7 @@ def _read_keys(engine: Engine) -> list[PrivacyKey]:
             rows = connection.execute(select(PrivacyKey).order_by(PrivacyKey.version)).all()
     except (OperationalError, ProgrammingError) as error:
         raise StorageError(
-            "cannot read the encryption keyring (privacy_keys): is the database migrated? "
-            "run `chainsleuth db upgrade`",
+            "cannot read the encryption keyring (privacy_keys): is the database migrated? run `chainsleuth db upgrade`",
             reason=str(getattr(error, "orig", error)).splitlines()[0],
         ) from error
     return [
@@ -195,8 +200,6 @@ def engine_of(session: Session) -> Engine:
 
 def crypto_for(engine: Engine) -> EngineCrypto:
     """The :class:`EngineCrypto` of ``engine``."""
-    import weakref
-
     engine.dialect.__dict__.setdefault(ENGINE_ATTRIBUTE, weakref.ref(engine))
     return crypto_for_dialect(engine.dialect)
 
@@ -207,11 +210,22 @@ def install_privacy(engine: Engine, *, master_key: bytes | None = None, key_file
     With neither, the process default (:func:`set_default_master_key`) or the configured key file is used.
     Call it once after creating the engine, before any session uses it.
     """
-    import weakref
-
     if master_key is None and key_file is not None:
         master_key = read_key_file(key_file)
-    crypto = EngineCrypto(weakref.ref(engine), master_key)
+    return _attach(engine, EngineCrypto(weakref.ref(engine), master_key))
+
+
+def configure_privacy(engine: Engine, settings: Settings) -> EngineCrypto:
+    """Use the key file of ``settings`` for ``engine`` (read on first use), unless a process-wide default key
+    was set (:func:`set_default_master_key`, as the test suite does).
+
+    What the app (``create_app``) and the demo call right after creating their engine, so that an engine built
+    from explicit settings does not fall back to the process's global settings.
+    """
+    return _attach(engine, EngineCrypto(weakref.ref(engine), key_file=settings.resolved_key_file))
+
+
+def _attach(engine: Engine, crypto: EngineCrypto) -> EngineCrypto:
     engine.dialect.__dict__[ENGINE_ATTRIBUTE] = weakref.ref(engine)
     engine.dialect.__dict__[_CRYPTO_ATTRIBUTE] = crypto
     return crypto

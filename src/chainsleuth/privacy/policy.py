@@ -100,6 +100,15 @@ class Actor(Protocol):
 
 
 @dataclass(frozen=True)
+class UserActor:
+    """A platform user acting outside the HTTP API (the CLI's ``--as USERNAME``, after login)."""
+
+    username: str
+    role: Role
+    agency_id: str | None = None
+
+
+@dataclass(frozen=True)
 class SystemActor:
     """chainsleuth itself (an ingest, a scheduled job): recorded in the audit log as ``system:<name>``.
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, Table, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Engine, Table, and_, func, insert, or_, select, update
 
 from chainsleuth.errors import ConflictError, InvalidInputError, NotFoundError
 from chainsleuth.privacy import audit
@@ -68,7 +68,7 @@ class KeyStatus:
     per_column: dict[str, dict[str, int]]
 
 
-def _outdated(raw: Table, names: list[str], active: int) -> object:
+def _outdated(raw: Table, names: list[str], active: int) -> ColumnElement[bool]:
     prefix = f"v{active}:%"
     return or_(*(and_(raw.c[n].is_not(None), raw.c[n].not_like(prefix)) for n in names))
 
@@ -80,14 +80,16 @@ def count_outdated(engine: Engine, active: int) -> int:
         for model_table in tables_with_personal_fields():
             names = encrypted_columns(model_table)
             raw = raw_table(model_table, names)
-            total += int(connection.scalar(select(func.count()).select_from(raw).where(_outdated(raw, names, active))) or 0)
+            total += int(
+                connection.scalar(select(func.count()).select_from(raw).where(_outdated(raw, names, active))) or 0
+            )
     return total
 
 
 def _start_new_version(engine: Engine, crypto: EngineCrypto) -> int:
     with engine.begin() as connection:
         current = connection.execute(select(PrivacyKey.version, PrivacyKey.state)).all()
-        new = max(row.version for row in current) + 1
+        new = int(max(row.version for row in current)) + 1
         connection.execute(update(PrivacyKey).where(PrivacyKey.state == "active").values(state="decrypt_only"))
         connection.execute(
             insert(PrivacyKey).values(
@@ -118,7 +120,9 @@ def rotate_key(
     )
     report = RotationReport(active_version=active, started_new_version=started)
     for model_table in tables_with_personal_fields():
-        report.reencrypted[model_table.name] = _reencrypt_table(engine, crypto, model_table, active, batch_size, progress)
+        report.reencrypted[model_table.name] = _reencrypt_table(
+            engine, crypto, model_table, active, batch_size, progress
+        )
     audit.record_independently(
         engine, actor, "privacy.rotate_key.complete", "privacy_key", str(active), details=dict(report.reencrypted)
     )

@@ -106,3 +106,36 @@ def test_clear_errors(tiny_world: TinyWorld, tmp_path: object) -> None:
         cluster_chain(tiny_world.store, "ethereum")
     with pytest.raises(NotFoundError, match="not clustered"):
         ClusterStore(tiny_world.store.root, "nochain").state()
+
+
+def test_cluster_store_lookups_and_generations(half_store: ChainStore) -> None:
+    cluster_chain(half_store, "bitcoin")
+    clusters = ClusterStore(half_store.root, "bitcoin")
+    first = clusters.state()
+    cluster_of = clusters.cluster_of()
+    biggest = int(np.bincount(cluster_of).argmax())
+    members = clusters.members(biggest)
+    assert members[0] == biggest
+    assert all(clusters.cluster_id(int(a)) == biggest for a in members[:5])
+    assert clusters.cluster_id(10**9) == 10**9
+    cluster_chain(half_store, "bitcoin", full=True)
+    cluster_chain(half_store, "bitcoin", full=True)
+    names = {p.name for p in clusters.parts.iterdir()}
+    assert first.clusters_file not in names  # two generations back: removed
+    assert clusters.state().clusters_file in names
+    assert len([n for n in names if n.startswith("clusters-")]) == 2  # current and previous
+
+
+def test_wallets_from_tag_records(tiny_world: TinyWorld) -> None:
+    from types import SimpleNamespace
+
+    from chainsleuth.chain.clustering.quality import wallets_from_tags
+
+    store = tiny_world.store
+    known = store.address("ethereum", 3)
+    tags = [
+        SimpleNamespace(address=known.upper().replace("0X", "0x"), label="Exchange A"),
+        SimpleNamespace(address="0x" + "ab" * 20, label="never seen"),
+        SimpleNamespace(address=None, label="transaction tag"),
+    ]
+    assert wallets_from_tags(store, "ethereum", tags) == {3: "Exchange A"}

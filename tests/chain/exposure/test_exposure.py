@@ -12,10 +12,12 @@ from chainsleuth.chain.tracing import FlowGraph, StopEntity, StopSet, build_flow
 from chainsleuth.errors import InvalidInputError
 
 S, C, A, B, X = 0, 1, 2, 3, 4  # sanctioned, clean, A, B, exchange
-SANCTIONED = StopEntity("S", "Sanctioned Co", "sanction", source="OFAC SDN list", confidence="authority_data",
-                        concepts=("sanction",))
-EXCHANGE = StopEntity("X", "Big Exchange", "exchange", source="exchanges.yaml", confidence="service_data",
-                      concepts=("exchange",))
+SANCTIONED = StopEntity(
+    "S", "Sanctioned Co", "sanction", source="OFAC SDN list", confidence="authority_data", concepts=("sanction",)
+)
+EXCHANGE = StopEntity(
+    "X", "Big Exchange", "exchange", source="exchanges.yaml", confidence="service_data", concepts=("exchange",)
+)
 
 
 def graph() -> FlowGraph:
@@ -58,7 +60,8 @@ def test_tiers_follow_the_policy(tmp_path: Path) -> None:
     tiers = result.tiers(policy)
     named = [policy.tiers[t] if t < len(policy.tiers) else None for t in tiers]
     # A: direct sanction exposure (any share) is severe; B: 25 % indirect ≥ 10 % is severe too.
-    assert named[A] == "severe" and named[B] == "severe"
+    assert named[A] == "severe"
+    assert named[B] == "severe"
     # C sent only to A (clean) and, indirectly, to the exchange: the default policy does not rate exchanges.
     assert named[C] is None
     tier, reasons = policy.tier(result.shares(B))
@@ -90,14 +93,19 @@ def test_single_entity_query_with_evidence() -> None:
     got = entity_exposure(g, "graph", [A], tagged())
     by_key = {(c.category, c.direction): c for c in got.categories}
     sanction = by_key[("sanction", "incoming")]
-    assert sanction.direct_share == pytest.approx(0.25) and sanction.indirect_share == 0.0
+    assert sanction.direct_share == pytest.approx(0.25)
+    assert sanction.indirect_share == 0.0
     (evidence,) = sanction.evidence
     assert (evidence.label, evidence.tag_source, evidence.confidence) == (
-        "Sanctioned Co", "OFAC SDN list", "authority_data"
+        "Sanctioned Co",
+        "OFAC SDN list",
+        "authority_data",
     )
-    assert evidence.path is not None and evidence.path.hops[0].from_address == "addr#0"
+    assert evidence.path is not None
+    assert evidence.path.hops[0].from_address == "addr#0"
     exchange = by_key[("exchange", "outgoing")]
-    assert exchange.direct_share == 0.0 and exchange.indirect_share == pytest.approx(1.0)
+    assert exchange.direct_share == 0.0
+    assert exchange.indirect_share == pytest.approx(1.0)
     assert got.tier == "severe"
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from chainsleuth.chain.paths import find_paths
 from chainsleuth.chain.tracing import BridgeLinks, build_flow_graph
 
 
-def hub_graph() -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+def hub_graph() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """0 → H(9) → 3 is short, 0 → 1 → 2 → 3 is long; H also pays 20 other addresses (a hub)."""
     src = [0, 9, 0, 1, 2] + [9] * 20
-    dst = [9, 3, 1, 2, 3] + list(range(10, 30))
+    dst = [9, 3, 1, 2, 3, *list(range(10, 30))]
     return np.asarray(src), np.asarray(dst)
 
 
@@ -20,12 +21,17 @@ def test_shortest_path_and_hub_skipping() -> None:
     g = build_flow_graph(n_nodes=30, src=src, dst=dst, value=np.ones(len(src)), ts=np.arange(len(src)))
     through_hub = find_paths(g, [0], [3])
     assert through_hub.found
-    assert [(h.from_address, h.to_address) for h in through_hub.paths[0].hops] == [("addr#0", "addr#9"), ("addr#9", "addr#3")]
+    assert [(h.from_address, h.to_address) for h in through_hub.paths[0].hops] == [
+        ("addr#0", "addr#9"),
+        ("addr#9", "addr#3"),
+    ]
     pruned = find_paths(g, [0], [3], max_degree=5)
-    assert pruned.found and pruned.skipped_hubs == ["addr#9"]
+    assert pruned.found
+    assert pruned.skipped_hubs == ["addr#9"]
     assert [h.to_address for h in pruned.paths[0].hops] == ["addr#1", "addr#2", "addr#3"]
     too_short = find_paths(g, [0], [3], max_degree=5, max_depth=2)
-    assert not too_short.found and "hubs skipped" in too_short.notes[0]
+    assert not too_short.found
+    assert "hubs skipped" in too_short.notes[0]
 
 
 def test_no_path_and_cluster_targets() -> None:
@@ -33,12 +39,18 @@ def test_no_path_and_cluster_targets() -> None:
     g = build_flow_graph(n_nodes=30, src=src, dst=dst, value=np.ones(len(src)), ts=np.arange(len(src)))
     assert not find_paths(g, [3], [0]).found  # flows are directed
     found = find_paths(g, [1], [3, 12])  # a "cluster" of two target addresses
-    assert found.found and found.paths[0].hops[-1].to_address == "addr#3"
+    assert found.found
+    assert found.paths[0].hops[-1].to_address == "addr#3"
 
 
 def test_path_crosses_the_bridge() -> None:
     g = build_flow_graph(
-        n_nodes=5, src=[0, 2, 3], dst=[1, 3, 4], value=[1, 20, 20], ts=[1, 2, 3], asset=[0, 1, 1],
+        n_nodes=5,
+        src=[0, 2, 3],
+        dst=[1, 3, 4],
+        value=[1, 20, 20],
+        ts=[1, 2, 3],
+        asset=[0, 1, 1],
         bridges=BridgeLinks(np.array([0]), np.array([1]), np.array([20.0]), ("=:ETH:0x03",)),
     )
     result = find_paths(g, [0], [4])

@@ -157,7 +157,8 @@ def test_stops_at_services() -> None:
     result = trace(g, edge_source(0, graph=g), policy="haircut", hops=10, stops=stops)
     (term,) = [t for t in result.terminals if t.reason == "service"]
     assert (term.entity, term.label, term.category, term.amount) == ("X1", "Some Exchange", "exchange", 9.5)
-    assert term.source == "pack.yaml" and term.confidence == "service_data"
+    assert term.source == "pack.yaml"
+    assert term.confidence == "service_data"
     assert term.share == pytest.approx(0.95)
     assert not any(t.entity == "addr#4" for t in result.terminals)  # not followed beyond the exchange
     # the path as evidence: 0 → 1 → 2, with the taint at each hop

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from chainsleuth.chain.tracing import StoreResolver, resolve_source, trace
+from chainsleuth.chain.attribution import TagRecord, resolve_to_clusters
+from chainsleuth.chain.tracing import Policy, StoreResolver, resolve_source, stops_from_attributions, trace
 from chainsleuth.world import WorldConfig, generate_world
 
 from .world_fixture import LoadedWorld, load_world
@@ -24,14 +26,19 @@ def world(request: pytest.FixtureRequest, tiny_world: Path, tmp_path_factory: py
 
 
 @pytest.mark.parametrize("policy", ["haircut", "fifo", "poison"])
-def test_phone_theft_recovered_at_the_thiefs_account(world: LoadedWorld, policy: str) -> None:
+def test_phone_theft_recovered_at_the_thiefs_account(world: LoadedWorld, policy: Policy) -> None:
     incident = world.incident("phone_theft")
     details = incident["details"]
     stolen = details["stolen_sat"] / 1e8
     (expected,) = incident["terminal_accounts"]
     source = resolve_source(world.graph, world.store, "bitcoin", details["victim_address"], "forward")
     result = trace(
-        world.graph, source, policy=policy, hops=8, stops=world.stops, resolver=StoreResolver(world.store)  # type: ignore[arg-type]
+        world.graph,
+        source,
+        policy=policy,
+        hops=8,
+        stops=world.stops,
+        resolver=StoreResolver(world.store),
     )
     at_account = sum(t.amount for t in result.terminals if t.entity == expected["account_id"])
     assert at_account >= 0.95 * stolen
@@ -56,7 +63,9 @@ def test_hack_crosses_the_bridge_to_a_mule_account(world: LoadedWorld) -> None:
     chain_addr = world.store.addresses("bitcoin", [int(address)])[0]
     assert chain_addr is not None
     source = resolve_source(world.graph, world.store, "bitcoin", chain_addr, "forward")
-    result = trace(world.graph, source, policy="haircut", hops=10, stops=world.stops, resolver=StoreResolver(world.store))
+    result = trace(
+        world.graph, source, policy="haircut", hops=10, stops=world.stops, resolver=StoreResolver(world.store)
+    )
     mules = {a["account_id"] for a in incident["terminal_accounts"]}
     bridged = [t for t in result.terminals if t.entity in mules and t.asset == "USDT"]
     assert bridged, "no USDT reached a mule account across the bridge"
@@ -64,3 +73,28 @@ def test_hack_crosses_the_bridge_to_a_mule_account(world: LoadedWorld) -> None:
     mixer = sum(t.share for t in result.terminals if t.category == "mixing_service")
     assert mixer > 0.3  # the rest stops, correctly, at the mixer
     assert sum(t.share for t in result.terminals) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_stops_cover_whole_tagged_clusters(world: LoadedWorld) -> None:
+    """With the clustering's arrays, every address of a tagged cluster stops a trace, not only the tagged one."""
+    tagged_address = world.store.addresses("bitcoin", [3])[0]
+    assert tagged_address is not None
+    tag = TagRecord(
+        network="bitcoin",
+        label="Some Exchange",
+        source="analyst note",
+        confidence="forensic",
+        confidence_level=50,
+        creator="test",
+        origin="analyst",
+        address=tagged_address,
+        category="exchange",
+    )
+    n = world.store.chain_state("bitcoin").address_count
+    clusters = np.arange(n, dtype=np.int64)
+    clusters[[7, 9]] = clusters[3]  # addresses 7 and 9 were clustered with the tagged one
+    attributions = resolve_to_clusters([tag], {tagged_address: "bitcoin:3"})
+    stops = stops_from_attributions(world.graph, world.store, attributions, clusters={"bitcoin": clusters})
+    assert stops.addresses.tolist() == [3, 7, 9]  # bitcoin addresses come first in the graph's id space
+    assert {e.key for e in stops.entities} == {"bitcoin:3"}
+    assert stops_from_attributions(world.graph, world.store, attributions).addresses.tolist() == [3]

@@ -322,7 +322,7 @@ def cluster_chain(
         valid = (edges.src >= 0) & (edges.dst >= 0)
         base = previous if mode == "incremental" else None
         cluster_of = apply_edges(base, n_addresses, edges.src[valid], edges.dst[valid])
-        comparison = compare_clusterings(previous, cluster_of)
+        comparison = compare_clusterings(previous, cluster_of, count_splits=mode == "full")
         sizes = np.bincount(cluster_of, minlength=n_addresses) if n_addresses else np.zeros(0, np.int64)
         limit = opts.limit(n_addresses)
         report.counts = edges.counts

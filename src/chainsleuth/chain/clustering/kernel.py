@@ -248,8 +248,11 @@ def apply_edges(previous: Int64Array | None, n_addresses: int, src: Int64Array, 
     return result
 
 
-def compare_clusterings(previous: Int64Array | None, current: Int64Array) -> Comparison:
-    """Merges, splits and pre-merge sizes between two mappings (``current`` may cover more addresses)."""
+def compare_clusterings(previous: Int64Array | None, current: Int64Array, *, count_splits: bool = True) -> Comparison:
+    """Merges, splits and pre-merge sizes between two mappings (``current`` may cover more addresses).
+
+    Counting splits sorts the (old, new) pairs; an incremental update cannot split, so it may skip that.
+    """
     n = len(current)
     old = np.empty(0, dtype=np.int64) if previous is None else as_int64(previous)
     m = min(len(old), n)
@@ -263,7 +266,7 @@ def compare_clusterings(previous: Int64Array | None, current: Int64Array) -> Com
     into = now[moved]
     merges = Merge(into, moved, old_sizes[into], old_sizes[moved])
     splits = 0
-    if m:
+    if m and count_splits:
         pairs = np.unique(old * n + now)
         splits = int(np.count_nonzero(np.bincount(pairs // n, minlength=n) > 1))
     return Comparison(merges, largest, splits)

@@ -193,14 +193,31 @@ class ClusterStore:
             _atomic_parquet(links, self.parts / state.links_file)
         _fsync_dir(self.parts)
         _atomic_bytes(self.state_path, json.dumps(asdict(state), indent=1, sort_keys=True).encode(), self.parts)
-        self._remove_unreferenced(state)
+        self._remove_unreferenced(state, old)
         return state
 
-    def _remove_unreferenced(self, state: ClusterState) -> None:
+    def _remove_unreferenced(self, state: ClusterState, previous: ClusterState | None) -> None:
+        """Delete parts that neither the new nor the previous generation names.
+
+        The previous generation survives one more run, so that a reader that loaded the old ``state.json`` just
+        before the switch can still open its files. Temp files are only left by a crashed run (runs hold a lock).
+        """
         keep = {state.clusters_file, state.links_file, *state.merge_files}
+        if previous is not None:
+            keep |= {previous.clusters_file, previous.links_file, *previous.merge_files}
         for path in self.parts.iterdir():
             if path.name not in keep and (path.suffix == ".parquet" or path.name.startswith(".tmp-")):
                 path.unlink(missing_ok=True)
+
+    def cluster_id(self, address_id: int, state: ClusterState | None = None) -> int:
+        """The cluster of one address (its own id if the address is newer than the clustering)."""
+        cluster_of = self.cluster_of(state)
+        return int(cluster_of[address_id]) if 0 <= address_id < len(cluster_of) else address_id
+
+    def members(self, cluster_id: int, state: ClusterState | None = None) -> Int64Array:
+        """The address ids of one cluster, ascending (the first is the cluster id itself)."""
+        result: Int64Array = np.flatnonzero(self.cluster_of(state) == cluster_id).astype(np.int64)
+        return result
 
     def clear(self) -> None:
         """Forget the clustering of this chain (the next run starts from scratch)."""

@@ -21,7 +21,7 @@ Only addresses with a known owner are scored.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -159,6 +159,17 @@ def true_owners(store: ChainStore, chain: str, world_dir: Path) -> tuple[Int64Ar
     hit = (ids >= 0) & (ids < n)
     owner[ids[hit]] = codes[hit]
     return owner, names
+
+
+def wallets_from_tags(store: ChainStore, chain: str, tags: Iterable[Any]) -> dict[int, str]:
+    """Address id → label of tag records (anything with ``address`` and ``label``, e.g. the attribution
+    store's ``find_tags(session, network=..., category="exchange")``): the ``hot_wallets`` of the deposit
+    heuristic. Tags of addresses the chain store has never seen are skipped."""
+    pairs = [(str(t.address), str(t.label)) for t in tags if getattr(t, "address", None)]
+    if not pairs:
+        return {}
+    ids = address_ids(store, chain, [address for address, _ in pairs])
+    return {int(i): label for i, (_, label) in zip(ids.tolist(), pairs, strict=True) if i >= 0}
 
 
 def tagpack_wallets(

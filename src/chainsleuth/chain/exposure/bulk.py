@@ -27,7 +27,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from chainsleuth.chain.exposure.policy import ExposurePolicy
-from chainsleuth.chain.tracing.graph import NODE_TX, FlowGraph, Float64Array, Int64Array
+from chainsleuth.chain.tracing.graph import NODE_TX, Float64Array, FlowGraph, Int64Array
 from chainsleuth.chain.tracing.loader import PriceTable
 from chainsleuth.chain.tracing.stops import StopSet
 
@@ -62,7 +62,9 @@ def edge_values_usd(graph: FlowGraph, prices: PriceTable | None) -> tuple[Float6
 
 
 def flow_matrix(
-    graph: FlowGraph, entity_of: Int64Array | None = None, n_entities: int | None = None,
+    graph: FlowGraph,
+    entity_of: Int64Array | None = None,
+    n_entities: int | None = None,
     prices: PriceTable | None = None,
 ) -> tuple[sp.csr_matrix, str]:
     """``W`` (entities × entities, see the module docstring); entities default to addresses."""
@@ -102,11 +104,11 @@ def category_matrix(
     per_entity: dict[int, set[int]] = {}
     for address, index in zip(tagged.addresses.tolist(), tagged.entity.tolist(), strict=True):
         entity = tagged.entities[index]
-        cats = policy.categories_of(entity.concepts or ((entity.category,) if entity.category else ()))
-        if not cats:
+        found = policy.categories_of(entity.concepts or ((entity.category,) if entity.category else ()))
+        if not found:
             continue
         row = address if entity_of is None else int(entity_of[address])
-        per_entity.setdefault(row, set()).update(cats)
+        per_entity.setdefault(row, set()).update(found)
     rows: list[int] = []
     cols: list[int] = []
     vals: list[float] = []
@@ -180,10 +182,14 @@ class ExposureModel:
         inv_out = np.divide(1.0, self.out_volume, out=np.zeros_like(self.out_volume), where=self.out_volume > 0)
         self.receipts = (sp.diags(inv_in) @ self.flows.T).tocsr()
         self.payments = (sp.diags(inv_out) @ self.flows).tocsr()
+        self._pattern: sp.csr_matrix | None = None
 
     @staticmethod
     def from_graph(
-        graph: FlowGraph, *, entity_of: Int64Array | None = None, n_entities: int | None = None,
+        graph: FlowGraph,
+        *,
+        entity_of: Int64Array | None = None,
+        n_entities: int | None = None,
         prices: PriceTable | None = None,
     ) -> ExposureModel:
         flows, unit = flow_matrix(graph, entity_of, n_entities, prices)
@@ -206,9 +212,16 @@ class ExposureModel:
                 sigma = matrix @ relay
             results.append((direct, sigma))
         return ExposureResult(
-            categories=policy.names, unit=self.unit, hops=k, in_volume=self.in_volume,
-            out_volume=self.out_volume, in_direct=results[0][0], in_total=results[0][1],
-            out_direct=results[1][0], out_total=results[1][1], tagged=tagged,
+            categories=policy.names,
+            unit=self.unit,
+            hops=k,
+            in_volume=self.in_volume,
+            out_volume=self.out_volume,
+            in_direct=results[0][0],
+            in_total=results[0][1],
+            out_direct=results[1][0],
+            out_total=results[1][1],
+            tagged=tagged,
         )
 
     def affected(self, changed: Iterable[int], hops: int) -> Int64Array:
@@ -217,7 +230,9 @@ class ExposureModel:
         frontier = np.zeros(self.n_entities, dtype=bool)
         frontier[np.asarray(list(changed), dtype=np.int64)] = True
         reach |= frontier
-        pattern = (self.flows + self.flows.T).tocsr()
+        if self._pattern is None:  # undirected reachability: exposure moves both ways
+            self._pattern = (self.flows + self.flows.T).tocsr()
+        pattern = self._pattern
         for _ in range(hops):
             frontier = (pattern @ frontier.astype(np.float64)) > 0
             frontier &= ~reach
@@ -232,7 +247,11 @@ class ExposureModel:
         """Recompute after a tag change; returns the new result and the entities whose shares moved."""
         new = self.compute(labels, policy, previous.hops)
         moved = np.zeros(self.n_entities, dtype=bool)
-        for a, b in ((previous.in_total, new.in_total), (previous.out_total, new.out_total),
-                     (previous.in_direct, new.in_direct), (previous.out_direct, new.out_direct)):
+        for a, b in (
+            (previous.in_total, new.in_total),
+            (previous.out_total, new.out_total),
+            (previous.in_direct, new.in_direct),
+            (previous.out_direct, new.out_direct),
+        ):
             moved |= np.abs(a - b).max(axis=1) > 1e-12
         return new, np.flatnonzero(moved).astype(np.int64)

@@ -86,21 +86,24 @@ class ExposurePolicy:
             concepts = tuple(str(c) for c in spec.get("concepts", ()))
             unknown = [c for c in concepts if c not in tax.concepts]
             if unknown:
-                raise InvalidInputError("unknown taxonomy concepts", path=source, category=name,
-                                        concepts=", ".join(unknown))
+                raise InvalidInputError(
+                    "unknown taxonomy concepts", path=source, category=name, concepts=", ".join(unknown)
+                )
             modes: dict[str, tuple[tuple[str, float], ...]] = {}
             for mode in MODES:
                 rules = spec.get(mode) or {}
                 bad = [t for t in rules if t not in tiers]
                 if bad:
-                    raise InvalidInputError("unknown tier", path=source, category=name, mode=mode,
-                                            tiers=", ".join(bad))
+                    raise InvalidInputError("unknown tier", path=source, category=name, mode=mode, tiers=", ".join(bad))
                 ordered = sorted(((str(t), float(v)) for t, v in rules.items()), key=lambda r: tiers.index(r[0]))
                 modes[mode] = tuple(ordered)
             categories.append(Category(str(name), concepts, modes["direct"], modes["indirect"]))
         return ExposurePolicy(
-            hops=int(data.get("hops", 3)), min_value=float(data.get("min_value", 0.0)), tiers=tiers,
-            categories=tuple(categories), source=source,
+            hops=int(data.get("hops", 3)),
+            min_value=float(data.get("min_value", 0.0)),
+            tiers=tiers,
+            categories=tuple(categories),
+            source=source,
         )
 
     def categories_of(self, concepts: Iterable[str]) -> tuple[int, ...]:

@@ -64,8 +64,11 @@ def _combine(sources: Sequence[Source]) -> Source:
     first_hop = min(s.first_hop for s in sources)
     same = [s for s in sources if s.first_hop == first_hop and s.asset == sources[0].asset]
     return Source(
-        np.concatenate([s.edges for s in same]), np.concatenate([s.taint for s in same]), first_hop,
-        sources[0].label, sources[0].asset,
+        np.concatenate([s.edges for s in same]),
+        np.concatenate([s.taint for s in same]),
+        first_hop,
+        sources[0].label,
+        sources[0].asset,
     )
 
 
@@ -98,14 +101,23 @@ def entity_exposure(
         for address in addresses:
             try:
                 sources.append(address_source(graph, chain, int(address), dir_))
-            except Exception:  # noqa: BLE001 - an address with no flow in this direction contributes nothing
+            except Exception:
                 continue
         if not sources:
             volume[name] = 0.0
             continue
         result = trace(
-            graph, _combine(sources), direction=dir_, policy="haircut", hops=k, stops=tagged,
-            cross_bridge=True, top_k=1, max_terminals=10_000, resolver=resolver, prices=prices,
+            graph,
+            _combine(sources),
+            direction=dir_,
+            policy="haircut",
+            hops=k,
+            stops=tagged,
+            cross_bridge=True,
+            top_k=1,
+            max_terminals=10_000,
+            resolver=resolver,
+            prices=prices,
         )
         volume[name] = result.traced_value
         unit = result.traced_asset
@@ -123,11 +135,16 @@ def entity_exposure(
                 if term.amount_usd is not None:
                     entry.value_usd = (entry.value_usd or 0.0) + term.amount_usd * weight
                 if len(entry.evidence) < evidence_per_category:
-                    entry.evidence.append(Evidence(
-                        counterparty=term.entity, label=term.label, tag_source=term.source,
-                        confidence=term.confidence, share=term.share * weight,
-                        path=term.paths[0] if term.paths else None,
-                    ))
+                    entry.evidence.append(
+                        Evidence(
+                            counterparty=term.entity,
+                            label=term.label,
+                            tag_source=term.source,
+                            confidence=term.confidence,
+                            share=term.share * weight,
+                            path=term.paths[0] if term.paths else None,
+                        )
+                    )
     shares: dict[tuple[str, str, str], tuple[float, float]] = {}
     for entry in categories.values():
         total = entry.direct_share + entry.indirect_share
@@ -136,11 +153,17 @@ def entity_exposure(
             shares[(entry.category, "direct", entry.direction)] = (entry.direct_share, usd * entry.direct_share / total)
         if entry.indirect_share > 1e-12:
             shares[(entry.category, "indirect", entry.direction)] = (
-                entry.indirect_share, usd * entry.indirect_share / total
+                entry.indirect_share,
+                usd * entry.indirect_share / total,
             )
     tier, reasons = pol.tier(shares)
     ordered = sorted(categories.values(), key=lambda c: -(c.direct_share + c.indirect_share))
     return EntityExposure(
-        entity=label or f"{chain}:{','.join(str(a) for a in addresses[:3])}", hops=k, unit=unit,
-        volume=volume, categories=ordered, tier=tier, reasons=reasons,
+        entity=label or f"{chain}:{','.join(str(a) for a in addresses[:3])}",
+        hops=k,
+        unit=unit,
+        volume=volume,
+        categories=ordered,
+        tier=tier,
+        reasons=reasons,
     )

@@ -69,9 +69,7 @@ class BridgeLinks:
 
     @staticmethod
     def empty() -> BridgeLinks:
-        return BridgeLinks(
-            np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64), ()
-        )
+        return BridgeLinks(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64), ())
 
     def __len__(self) -> int:
         return len(self.source)
@@ -106,10 +104,25 @@ class DirectedView:
     backward: bool
 
 
+def sort_order(*columns: npt.NDArray[np.generic]) -> Int64Array:
+    """A sorting permutation by the first column, then the next...: one int64 composite key when the columns'
+    value ranges fit in 62 bits (a single sort, several times faster than ``lexsort``), else lexsort. Callers
+    pass columns whose combination is unique (or whose ties are interchangeable), so stability is not needed."""
+    lows = [int(c.min()) if len(c) else 0 for c in columns]
+    bits = [max(1, (int(c.max()) - lo + 1).bit_length()) if len(c) else 1 for c, lo in zip(columns, lows, strict=True)]
+    if sum(bits) > 62:
+        return np.lexsort(tuple(reversed(columns))).astype(np.int64)
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for column, low, width in zip(columns, lows, bits, strict=True):
+        key <<= width
+        key |= np.asarray(column, dtype=np.int64) - low
+    return np.argsort(key).astype(np.int64)
+
+
 def _csr(keys: Int64Array, rank: npt.NDArray[np.generic], n: int) -> tuple[Int64Array, Int64Array]:
     """Edge ids sorted by (key, rank) for keys >= 0, and the row pointer over ``n`` nodes."""
     valid = np.flatnonzero(keys >= 0)
-    order = valid[np.lexsort((rank[valid], keys[valid]))].astype(np.int64)
+    order = valid[sort_order(keys[valid], rank[valid])]
     counts = np.bincount(keys[order], minlength=n)
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=ptr[1:])
@@ -178,8 +191,9 @@ class FlowGraph:
             holder = np.where(self.addr_from >= 0, self.addr_from, self.addr_to)
             pos_in, pos_out = self.pos_out, self.pos_in
             bridge_from, bridge_to = self.bridges.target, self.bridges.source
-            scale = np.divide(1.0, self.bridges.scale, where=self.bridges.scale > 0,
-                              out=np.zeros_like(self.bridges.scale))
+            scale = np.divide(
+                1.0, self.bridges.scale, where=self.bridges.scale > 0, out=np.zeros_like(self.bridges.scale)
+            )
         else:
             tail, head, time, rank = self.src, self.dst, self.ts, self.out_rank
             holder, pos_in, pos_out = self.addr_to, self.pos_in, self.pos_out
@@ -259,13 +273,11 @@ def account_in_positions(
     _, _, pos, _ = queue_positions(dst, rank, value, n)
     opening = opening_deficit(src, dst, value, ts, n)
     pos = pos + opening[np.maximum(dst, 0)]
-    total = np.bincount(dst[dst >= 0], weights=value[dst >= 0], minlength=n) + opening
+    total = np.asarray(np.bincount(dst[dst >= 0], weights=value[dst >= 0], minlength=n), dtype=np.float64) + opening
     return pos, total
 
 
-def opening_deficit(
-    src: Int64Array, dst: Int64Array, value: Float64Array, ts: Int64Array, n: int
-) -> Float64Array:
+def opening_deficit(src: Int64Array, dst: Int64Array, value: Float64Array, ts: Int64Array, n: int) -> Float64Array:
     """Per node, the balance it must have held before its first recorded movement.
 
     Account chains move value the transfer list does not show (genesis allocations, block rewards, fees);
@@ -280,7 +292,7 @@ def opening_deficit(
     deficit = np.zeros(n, dtype=np.float64)
     if len(node) == 0:
         return deficit
-    order = np.lexsort((flag, when, node))
+    order = sort_order(node, when, flag)
     node, amount = node[order], amount[order]
     running = np.cumsum(amount)
     starts = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
@@ -330,22 +342,24 @@ def build_flow_graph(
     a_to = d.copy() if addr_to is None else np.asarray(addr_to, dtype=np.int64)
     a_from = s.copy() if addr_from is None else np.asarray(addr_from, dtype=np.int64)
     assets = np.zeros(m, np.int32) if asset is None else np.asarray(asset, dtype=np.int32)
-    kinds = (
-        np.full(n_nodes, NODE_ADDRESS, np.int8) if node_kind is None else np.asarray(node_kind, np.int8)
-    )
+    kinds = np.full(n_nodes, NODE_ADDRESS, np.int8) if node_kind is None else np.asarray(node_kind, np.int8)
     naddr = np.arange(n_nodes, dtype=np.int64) if node_addr is None else np.asarray(node_addr, np.int64)
-    # Time-ordered queues: rank by (ts, edge order) as one int64 key.
-    time_rank = np.argsort(np.lexsort((seq, t)), kind="stable").astype(np.int64)
+    # Time-ordered queues: rank by (ts, edge order); edges already in time order (the store's) rank as they are.
+    if (out_rank is None or in_rank is None) and not bool(np.all(t[1:] >= t[:-1])):
+        time_rank = np.empty(m, dtype=np.int64)
+        time_rank[sort_order(t, seq)] = seq
+    else:
+        time_rank = seq
     o_rank = time_rank if out_rank is None else np.asarray(out_rank, dtype=np.int64)
     i_rank = time_rank if in_rank is None else np.asarray(in_rank, dtype=np.int64)
     _, _, p_out, _ = queue_positions(s, o_rank, v, n_nodes)
-    out_total = np.bincount(s[s >= 0], weights=v[s >= 0], minlength=n_nodes)
+    out_total = np.asarray(np.bincount(s[s >= 0], weights=v[s >= 0], minlength=n_nodes), dtype=np.float64)
     if pos_in is None:
         p_in, in_total = account_in_positions(s, d, v, t, i_rank, n_nodes)
     else:
         p_in = np.asarray(pos_in, dtype=np.float64)
         in_total = (
-            np.bincount(d[d >= 0], weights=v[d >= 0], minlength=n_nodes)
+            np.asarray(np.bincount(d[d >= 0], weights=v[d >= 0], minlength=n_nodes), dtype=np.float64)
             if node_in_total is None
             else np.asarray(node_in_total, dtype=np.float64)
         )

@@ -22,9 +22,10 @@ Taint below ``min_value`` is dropped and counted. Every frontier is kept for the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from chainsleuth.chain.tracing.graph import BoolArray, DirectedView, Float64Array, Int64Array
 
@@ -52,25 +53,30 @@ class Frontier:
     _by_head: tuple[Int64Array, Int64Array] | None = None
     _by_edge: tuple[Int64Array, Int64Array] | None = None
 
-    def find(self, edge: int) -> int:
-        """Index of ``edge`` in this frontier (the largest piece when FIFO split it), -1 if absent."""
+    def locate(self, edges: Int64Array) -> Int64Array:
+        """Row of each edge in this frontier (the largest piece when FIFO split it), -1 where absent."""
         if self._by_edge is None:
-            perm = np.argsort(self.edges, kind="stable").astype(np.int64)
+            perm = np.lexsort((-self.taint, self.edges)).astype(np.int64)
             self._by_edge = (self.edges[perm], perm)
         keys, perm = self._by_edge
-        lo, hi = np.searchsorted(keys, [edge, edge + 1])
-        if hi <= lo:
-            return -1
-        rows = perm[lo:hi]
-        return int(rows[np.argmax(self.taint[rows])])
+        if len(keys) == 0:
+            return np.full(len(edges), -1, np.int64)
+        at = np.minimum(np.searchsorted(keys, edges), len(keys) - 1)
+        return np.where(keys[at] == edges, perm[at], -1)
 
-    def by_head(self, view: DirectedView) -> tuple[Int64Array, Int64Array]:
-        """(sorted heads, permutation) for parent lookups while building evidence."""
+    def best_into(self, view: DirectedView, nodes: Int64Array) -> Int64Array:
+        """Row of the heaviest edge reaching each node in this frontier, -1 where none."""
         if self._by_head is None:
             heads = view.head[self.edges]
-            perm = np.argsort(heads, kind="stable").astype(np.int64)
-            self._by_head = (heads[perm], perm)
-        return self._by_head
+            perm = np.lexsort((-self.taint, heads)).astype(np.int64)
+            sorted_heads = heads[perm]
+            first = np.r_[True, sorted_heads[1:] != sorted_heads[:-1]] if len(perm) else np.zeros(0, bool)
+            self._by_head = (sorted_heads[first], perm[first])
+        heads, rows = self._by_head
+        if len(heads) == 0:
+            return np.full(len(nodes), -1, np.int64)
+        at = np.minimum(np.searchsorted(heads, nodes), len(heads) - 1)
+        return np.where(heads[at] == nodes, rows[at], -1)
 
 
 @dataclass
@@ -109,10 +115,10 @@ class Propagation:
         self.taint.append(taint)
         self.units.append(units)
 
-    def events(self) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+    def events(self) -> dict[str, npt.NDArray[Any]]:
         """The terminal events as one dict of concatenated arrays."""
         names = ("kind", "addr", "node", "edge", "step", "taint", "units")
-        out: dict[str, np.ndarray] = {}  # type: ignore[type-arg]
+        out: dict[str, npt.NDArray[Any]] = {}
         for name in names:
             parts = getattr(self, name)
             dtype = np.float64 if name in ("taint", "units") else np.int64
@@ -177,9 +183,7 @@ class Kernel:
         edges = np.asarray(edges, dtype=np.int64)
         taint = np.minimum(np.asarray(taint, dtype=np.float64), view.value[edges])
         result = Propagation(frontiers=[], traced_units=float(taint.sum()))
-        frontier = Frontier(
-            first_hop, edges, taint, taint.copy(), np.zeros(len(edges)), np.zeros(len(edges), bool)
-        )
+        frontier = Frontier(first_hop, edges, taint, taint.copy(), np.zeros(len(edges)), np.zeros(len(edges), bool))
         poisoned = np.zeros(len(view.value), dtype=bool) if policy == "poison" else None
         if poisoned is not None:
             poisoned[edges] = True
@@ -188,8 +192,17 @@ class Kernel:
             step = len(result.frontiers) - 1
             result.edges_visited += len(frontier.edges)
             frontier = self._step(
-                frontier, step, result, policy, hops, min_value, t_min, t_max, stop_mask,
-                cross_bridge, poisoned,
+                frontier,
+                step,
+                result,
+                policy,
+                hops,
+                min_value,
+                t_min,
+                t_max,
+                stop_mask,
+                cross_bridge,
+                poisoned,
             )
         return result
 
@@ -232,7 +245,9 @@ class Kernel:
                     inj_t = np.minimum(t[src_rows] * scale, view.value[inj_e])
                     # units are in traced-value terms: undo the scale so shares survive the asset change
                     inj_u = np.divide(
-                        inj_t * u[src_rows], t[src_rows] * scale, out=np.zeros(len(slots)),
+                        inj_t * u[src_rows],
+                        t[src_rows] * scale,
+                        out=np.zeros(len(slots)),
                         where=(t[src_rows] > 0) & (scale > 0),
                     )
                     stopped[cw] = False
@@ -246,11 +261,9 @@ class Kernel:
             result.record(HOP_LIMIT, holder[go], head[go], e[go], step, t[go], u[go])
             go[:] = False
         if policy == "fifo":
-            new_e, new_t, new_u, new_off = self._fifo(e[go], t[go], u[go], off[go], step, result,
-                                                      t_min, t_max)
+            new_e, new_t, new_u, new_off = self._fifo(e[go], t[go], u[go], off[go], step, result, t_min, t_max)
         else:
-            new_e, new_t, new_u = self._by_node(e[go], t[go], u[go], step, result, policy, t_min, t_max,
-                                                poisoned)
+            new_e, new_t, new_u = self._by_node(e[go], t[go], u[go], step, result, policy, t_min, t_max, poisoned)
             new_off = np.zeros(len(new_e))
         small = new_t < min_value
         if small.any():
@@ -265,8 +278,8 @@ class Kernel:
         if policy != "fifo" and len(new_e):
             uniq, inv = _group(new_e)
             if len(uniq) < len(new_e):
-                new_t = np.bincount(inv, weights=new_t, minlength=len(uniq))
-                new_u = np.bincount(inv, weights=new_u, minlength=len(uniq))
+                new_t = np.asarray(np.bincount(inv, weights=new_t, minlength=len(uniq)), dtype=np.float64)
+                new_u = np.asarray(np.bincount(inv, weights=new_u, minlength=len(uniq)), dtype=np.float64)
                 flag = np.zeros(len(uniq), bool)
                 flag[inv[injected]] = True
                 new_e, injected, new_off = uniq, flag, np.zeros(len(uniq))
@@ -304,8 +317,8 @@ class Kernel:
         if len(e) == 0:
             return empty
         nodes, inv = _group(view.head[e])
-        tau = np.bincount(inv, weights=t, minlength=len(nodes))
-        units = np.bincount(inv, weights=u, minlength=len(nodes))
+        tau = np.asarray(np.bincount(inv, weights=t, minlength=len(nodes)), dtype=np.float64)
+        units = np.asarray(np.bincount(inv, weights=u, minlength=len(nodes)), dtype=np.float64)
         arrival = _group_min(inv, view.time[e], len(nodes))
         slots, owner = _expand(view.ptr, nodes)
         cand = view.order[slots]
@@ -324,14 +337,19 @@ class Kernel:
             denom = np.maximum(view.denom[nodes], tau)
             share = np.divide(tau, denom, out=np.zeros(len(nodes)), where=denom > 0)
             out_t = view.value[cand] * share[owner]
-            moved = np.bincount(owner, weights=out_t, minlength=len(nodes))
+            moved = np.asarray(np.bincount(owner, weights=out_t, minlength=len(nodes)), dtype=np.float64)
         ratio = np.divide(units, tau, out=np.zeros(len(nodes)), where=tau > 0)
         out_u = out_t * ratio[owner]
         rest = np.maximum(tau - moved, 0.0)
         has_rest = rest > 1e-12 * np.maximum(tau, 1.0)
         result.record(
-            RESIDUAL, view.node_addr[nodes[has_rest]], nodes[has_rest],
-            np.full(int(has_rest.sum()), -1, np.int64), step, rest[has_rest], rest[has_rest] * ratio[has_rest],
+            RESIDUAL,
+            view.node_addr[nodes[has_rest]],
+            nodes[has_rest],
+            np.full(int(has_rest.sum()), -1, np.int64),
+            step,
+            rest[has_rest],
+            rest[has_rest] * ratio[has_rest],
         )
         return cand, out_t, out_u
 
@@ -364,15 +382,14 @@ class Kernel:
         overlap = np.minimum(b[owner], view.slot_hi[slots]) - start
         ok = (overlap > 0) & self._window(cand, t_min, t_max)
         cand, owner, overlap, start = cand[ok], owner[ok], overlap[ok], start[ok]
-        moved = np.bincount(owner, weights=overlap, minlength=len(e))
+        moved = np.asarray(np.bincount(owner, weights=overlap, minlength=len(e)), dtype=np.float64)
         ratio = np.divide(u, t, out=np.zeros(len(e)), where=t > 0)
         rest = np.maximum(t - moved, 0.0)
         has_rest = rest > 1e-12 * np.maximum(t, 1.0)
         if has_rest.any():
             nodes, inv = _group(v[has_rest])
-            r_t = np.bincount(inv, weights=rest[has_rest], minlength=len(nodes))
-            r_u = np.bincount(inv, weights=(rest * ratio)[has_rest], minlength=len(nodes))
-            result.record(RESIDUAL, view.node_addr[nodes], nodes, np.full(len(nodes), -1, np.int64), step,
-                          r_t, r_u)
+            r_t = np.asarray(np.bincount(inv, weights=rest[has_rest], minlength=len(nodes)), dtype=np.float64)
+            r_u = np.asarray(np.bincount(inv, weights=(rest * ratio)[has_rest], minlength=len(nodes)), dtype=np.float64)
+            result.record(RESIDUAL, view.node_addr[nodes], nodes, np.full(len(nodes), -1, np.int64), step, r_t, r_u)
         # Offset of each tainted piece inside its edge (its queue start minus the edge's slot start).
         return cand, overlap, overlap * ratio[owner], start - view.slot_lo[slots[ok]]

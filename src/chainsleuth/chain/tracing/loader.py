@@ -29,8 +29,8 @@ from chainsleuth.chain.tracing.graph import (
     NODE_ADDRESS,
     NODE_TX,
     BridgeLinks,
-    FlowGraph,
     Float64Array,
+    FlowGraph,
     Int64Array,
     Segment,
     account_in_positions,
@@ -66,8 +66,9 @@ def _i64(values: object) -> Int64Array:
     return np.asarray(values, dtype=np.int64)
 
 
-def _utxo_segment(store: ChainStore, chain: str, parts: _Parts, node_off: int, addr_off: int,
-                  tx_off: int, asset_code: int) -> Segment:
+def _utxo_segment(
+    store: ChainStore, chain: str, parts: _Parts, node_off: int, addr_off: int, tx_off: int, asset_code: int
+) -> Segment:
     """Transactions as nodes, outputs as edges to their spender (see :mod:`.graph`)."""
     spec = chain_spec(chain)
     txs = store.table(chain, "transactions", ["tx_id", "timestamp"])
@@ -119,12 +120,13 @@ def _utxo_segment(store: ChainStore, chain: str, parts: _Parts, node_off: int, a
     parts.pos_in.append(pos_in)
     parts.node_kind.append(np.full(n_tx, NODE_TX, np.int64))
     parts.node_addr.append(np.full(n_tx, -1, np.int64))
-    parts.node_in.append(np.bincount(i_tx, weights=i_val, minlength=n_tx)[:n_tx])
+    parts.node_in.append(np.asarray(np.bincount(i_tx, weights=i_val, minlength=n_tx), dtype=np.float64)[:n_tx])
     return Segment(chain, "utxo", spec.currency, asset_code, node_off, n_tx, addr_off, n_addr, tx_off, n_tx)
 
 
-def _account_segments(store: ChainStore, chain: str, parts: _Parts, node_off: int, addr_off: int,
-                      tx_off: int, asset_codes: dict[str, int]) -> list[Segment]:
+def _account_segments(
+    store: ChainStore, chain: str, parts: _Parts, node_off: int, addr_off: int, tx_off: int, asset_codes: dict[str, int]
+) -> list[Segment]:
     """One address-level segment per asset (ETH, then each token of the registry)."""
     spec = chain_spec(chain)
     n_addr = store.chain_state(chain).address_count
@@ -154,8 +156,7 @@ def _account_segments(store: ChainStore, chain: str, parts: _Parts, node_off: in
         parts.node_kind.append(np.full(n_addr, NODE_ADDRESS, np.int64))
         parts.node_addr.append(np.arange(n_addr, dtype=np.int64) + addr_off)
         parts.node_in.append(in_total)
-        segments.append(Segment(chain, "account", symbol, code, node_off, n_addr, addr_off, n_addr,
-                                tx_off, n_tx))
+        segments.append(Segment(chain, "account", symbol, code, node_off, n_addr, addr_off, n_addr, tx_off, n_tx))
         node_off += n_addr
     return segments
 
@@ -247,9 +248,7 @@ def find_bridge_links(store: ChainStore, graph: FlowGraph, bridge_addresses: Ite
         for e in edges_of(btc.tx_offset + row["btc_tx"]):
             if graph.addr_to[e] >= 0:
                 memo_payees[int(graph.addr_to[e] - btc.address_offset)] += 1
-    custody = {a for a in known if a is not None} or (
-        {memo_payees.most_common(1)[0][0]} if memo_payees else set()
-    )
+    custody = {a for a in known if a is not None} or ({memo_payees.most_common(1)[0][0]} if memo_payees else set())
     source: list[int] = []
     target: list[int] = []
     scale: list[float] = []
@@ -268,8 +267,7 @@ def find_bridge_links(store: ChainStore, graph: FlowGraph, bridge_addresses: Ite
 
     for row in to_eth:
         src_edges = [
-            int(e) for e in edges_of(btc.tx_offset + row["btc_tx"])
-            if graph.addr_to[e] - btc.address_offset in custody
+            int(e) for e in edges_of(btc.tx_offset + row["btc_tx"]) if graph.addr_to[e] - btc.address_offset in custody
         ]
         link(src_edges, [int(e) for e in edges_of(eth.tx_offset + row["eth_tx"])], row["memo"])
     for row in to_btc:

@@ -32,8 +32,9 @@ def _pick_asset(graph: FlowGraph, chain: str, asset: str | None) -> Segment:
     for seg in segments:
         if seg.asset.upper() == asset.upper():
             return seg
-    raise InvalidInputError("asset not on this chain", chain=chain, asset=asset,
-                            known=", ".join(s.asset for s in segments))
+    raise InvalidInputError(
+        "asset not on this chain", chain=chain, asset=asset, known=", ".join(s.asset for s in segments)
+    )
 
 
 def _in_segment(graph: FlowGraph, edges: Int64Array, seg: Segment) -> Int64Array:
@@ -43,7 +44,12 @@ def _in_segment(graph: FlowGraph, edges: Int64Array, seg: Segment) -> Int64Array
 
 
 def address_source(
-    graph: FlowGraph, chain: str, local_address: int, direction: Direction, *, asset: str | None = None,
+    graph: FlowGraph,
+    chain: str,
+    local_address: int,
+    direction: Direction,
+    *,
+    asset: str | None = None,
     label: str | None = None,
 ) -> Source:
     """The value an address held (UTXO) or moved (account), to trace forward or backward."""
@@ -57,10 +63,14 @@ def address_source(
         edges = _in_segment(graph, np.flatnonzero(column == address).astype(np.int64), seg)
         first_hop = 1
     if len(edges) == 0:
-        raise NotFoundError("the address has no value to trace in this direction", chain=chain,
-                            address_id=local_address, asset=seg.asset, direction=direction)
-    return Source(edges, graph.value[edges].copy(), first_hop, label or f"{chain}:{local_address}",
-                  seg.asset_code)
+        raise NotFoundError(
+            "the address has no value to trace in this direction",
+            chain=chain,
+            address_id=local_address,
+            asset=seg.asset,
+            direction=direction,
+        )
+    return Source(edges, graph.value[edges].copy(), first_hop, label or f"{chain}:{local_address}", seg.asset_code)
 
 
 def tx_source(graph: FlowGraph, chain: str, local_tx: int, direction: Direction, *, label: str | None = None) -> Source:
@@ -138,8 +148,7 @@ class StoreResolver(Resolver):
             prefix = "btc" if seg.kind == "utxo" else "eth"
             ids = ",".join(str(t) for t in local)
             rows = self.store.query(f"SELECT tx_id, hash FROM {prefix}_transactions WHERE tx_id IN ({ids})")
-            for tx_id, tx_hash in zip(rows.column("tx_id").to_pylist(), rows.column("hash").to_pylist(),
-                                      strict=True):
+            for tx_id, tx_hash in zip(rows.column("tx_id").to_pylist(), rows.column("hash").to_pylist(), strict=True):
                 result[int(tx_id) + seg.tx_offset] = str(tx_hash)
         return result
 

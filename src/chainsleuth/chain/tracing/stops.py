@@ -134,17 +134,25 @@ def stops_from_attributions(
         for tag in attribution.tags:
             if tag.address is not None:
                 by_chain.setdefault(tag.network, set()).add(tag.address)
-    ids = {chain: lookup_addresses(store, chain, names) for chain, names in by_chain.items()
-           if _offset(graph, chain) is not None}
+    ids = {
+        chain: lookup_addresses(store, chain, names)
+        for chain, names in by_chain.items()
+        if _offset(graph, chain) is not None
+    }
+    tagged_clusters: dict[str, dict[int, StopEntity]] = {}
     for cluster_id, attribution in attributions.items():
         categories = [c for c in attribution.categories if c]
         if only_services and not any(is_service(c) for c in categories):
             continue
         tag = attribution.display_tag
         entity = StopEntity(
-            key=str(cluster_id), label=attribution.label, category=attribution.category,
-            source=tag.source, confidence=tag.confidence,
-            is_bridge=any(c == "defi_bridge" for c in categories), concepts=tuple(categories),
+            key=str(cluster_id),
+            label=attribution.label,
+            category=attribution.category,
+            source=tag.source,
+            confidence=tag.confidence,
+            is_bridge=any(c == "defi_bridge" for c in categories),
+            concepts=tuple(categories),
         )
         for t in attribution.tags:
             offset = _offset(graph, t.network)
@@ -156,8 +164,17 @@ def stops_from_attributions(
             pairs.append((offset + int(local), entity))
             cluster_of = (clusters or {}).get(t.network)
             if cluster_of is not None and 0 <= local < len(cluster_of):
-                members = np.flatnonzero(cluster_of == cluster_of[local])
-                pairs.extend((offset + int(m), entity) for m in members.tolist())
+                tagged_clusters.setdefault(t.network, {}).setdefault(int(cluster_of[local]), entity)
+    # Every member of a tagged cluster, in one pass over each chain's cluster array.
+    for chain, by_cluster in tagged_clusters.items():
+        cluster_of = (clusters or {})[chain]
+        offset = _offset(graph, chain) or 0
+        keys = np.fromiter(by_cluster, dtype=np.int64, count=len(by_cluster))
+        members = np.flatnonzero(np.isin(cluster_of, keys))
+        pairs.extend(
+            (offset + int(m), by_cluster[int(c)])
+            for m, c in zip(members.tolist(), cluster_of[members].tolist(), strict=True)
+        )
     return StopSet.build(pairs)
 
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from chainsleuth.chain.tracing.graph import NODE_TX, FlowGraph, Int64Array
 from chainsleuth.chain.tracing.kernel import (
@@ -36,7 +37,7 @@ class Source:
     are the traced value itself, e.g. a UTXO address's outputs, rather than its first movement)."""
 
     edges: Int64Array
-    taint: np.ndarray  # type: ignore[type-arg]
+    taint: npt.NDArray[np.float64]
     first_hop: int
     label: str
     asset: int = 0
@@ -135,8 +136,11 @@ def _asset_name(graph: FlowGraph, code: int) -> str:
 
 
 def _chain_of_edge(graph: FlowGraph, edge: int) -> str:
-    return graph.segment_of_node(int(graph.src[edge] if graph.src[edge] >= 0 else graph.dst[edge])).chain \
-        if graph.segments else "graph"
+    return (
+        graph.segment_of_node(int(graph.src[edge] if graph.src[edge] >= 0 else graph.dst[edge])).chain
+        if graph.segments
+        else "graph"
+    )
 
 
 def trace(
@@ -171,8 +175,10 @@ def trace(
     backward = direction == "backward"
     kernel = kernel_for(graph, backward)
     view = kernel.view
-    t_min, t_max = (since, until) if not backward else (
-        -until if until is not None else None, -since if since is not None else None
+    t_min, t_max = (
+        (since, until)
+        if not backward
+        else (-until if until is not None else None, -since if since is not None else None)
     )
     edges = np.asarray(source.edges, dtype=np.int64)
     taint = np.asarray(source.taint, dtype=np.float64)
@@ -184,174 +190,253 @@ def trace(
             ok &= view.time[edges] <= t_max
         edges, taint = edges[ok], taint[ok]
     prop = kernel.run(
-        edges, taint, policy=policy, hops=hops, first_hop=source.first_hop, min_value=min_value,
-        t_min=t_min, t_max=t_max, stop_mask=stops.mask(graph.n_addresses) if stops else None,
+        edges,
+        taint,
+        policy=policy,
+        hops=hops,
+        first_hop=source.first_hop,
+        min_value=min_value,
+        t_min=t_min,
+        t_max=t_max,
+        stop_mask=stops.mask(graph.n_addresses) if stops else None,
         cross_bridge=cross_bridge,
     )
-    result = _assemble(graph, prop, source, direction, policy, hops, stops, top_k, max_terminals,
-                       resolver or Resolver(), prices)
+    result = _assemble(
+        graph, prop, source, direction, policy, hops, stops, top_k, max_terminals, resolver or Resolver(), prices
+    )
     result.elapsed_ms = (time.perf_counter() - started) * 1000.0
     return result
 
 
-def _entity_keys(graph: FlowGraph, ev: dict[str, np.ndarray], stops: StopSet | None,  # type: ignore[type-arg]
-                 backward: bool) -> tuple[np.ndarray, list[str]]:  # type: ignore[type-arg]
-    """A group key per event: stop entity, address, or (UTXO residual) fee/origin per asset."""
-    n = len(ev["kind"])
-    reason = np.empty(n, dtype=object)
+REASONS = ("service", "unspent", "origin", "hop_limit", "fee", "retained")
+_STOP_KEY = 1 << 40
+
+
+def _reasons(graph: FlowGraph, ev: dict[str, npt.NDArray[Any]], backward: bool) -> Int64Array:
+    """Why each event ended there, as an index into :data:`REASONS`."""
     kind = ev["kind"]
-    reason[kind == STOPPED] = "service"
-    reason[kind == DEAD_END] = "unspent" if not backward else "origin"
-    reason[kind == HOP_LIMIT] = "hop_limit"
+    code = np.zeros(len(kind), dtype=np.int64)
+    code[kind == DEAD_END] = REASONS.index("origin" if backward else "unspent")
+    code[kind == HOP_LIMIT] = REASONS.index("hop_limit")
     residual = kind == RESIDUAL
-    tx_node = np.zeros(n, bool)
+    tx_node = np.zeros(len(kind), dtype=bool)
     tx_node[residual] = graph.node_kind[ev["node"][residual]] == NODE_TX
-    reason[residual & tx_node] = "origin" if backward else "fee"
-    reason[residual & ~tx_node] = "origin" if backward else "retained"
-    key = np.empty(n, dtype=object)
-    for i in range(n):
-        addr = int(ev["addr"][i])
-        if kind[i] == STOPPED and stops is not None:
-            key[i] = "S" + str(stops.entity_of(addr))
-        elif addr >= 0:
-            key[i] = "A" + str(addr)
-        else:
-            key[i] = "R" + str(reason[i])
-    return key, list(reason)
+    code[residual & tx_node] = REASONS.index("origin" if backward else "fee")
+    code[residual & ~tx_node] = REASONS.index("origin" if backward else "retained")
+    return code
+
+
+def _group_keys(ev: dict[str, npt.NDArray[Any]], reason: Int64Array, stops: StopSet | None) -> Int64Array:
+    """One int64 per event naming its terminal entity: a stop entity, an address, or a reason (fee...)."""
+    key = np.where(ev["addr"] >= 0, ev["addr"], -1 - reason)
+    stopped = ev["kind"] == STOPPED
+    if stops is not None and stopped.any() and len(stops.addresses):
+        at = np.clip(np.searchsorted(stops.addresses, ev["addr"][stopped]), 0, len(stops.addresses) - 1)
+        hit = stops.addresses[at] == ev["addr"][stopped]
+        key[np.flatnonzero(stopped)[hit]] = _STOP_KEY + stops.entity[at[hit]]
+    return key
 
 
 def _assemble(
-    graph: FlowGraph, prop: Propagation, source: Source, direction: Direction, policy: Policy, hops: int,
-    stops: StopSet | None, top_k: int, max_terminals: int, resolver: Resolver, prices: Any,
+    graph: FlowGraph,
+    prop: Propagation,
+    source: Source,
+    direction: Direction,
+    policy: Policy,
+    hops: int,
+    stops: StopSet | None,
+    top_k: int,
+    max_terminals: int,
+    resolver: Resolver,
+    prices: Any,
 ) -> TraceResult:
     backward = direction == "backward"
     ev = prop.events()
-    edge_asset = np.where(ev["edge"] >= 0, graph.asset[np.maximum(ev["edge"], 0)],
-                          graph.node_asset()[np.maximum(ev["node"], 0)])
-    keys, reasons = _entity_keys(graph, ev, stops, backward)
+    asset = np.where(
+        ev["edge"] >= 0, graph.asset[np.maximum(ev["edge"], 0)], graph.node_asset()[np.maximum(ev["node"], 0)]
+    ).astype(np.int64)
+    reason = _reasons(graph, ev, backward)
+    entity = _group_keys(ev, reason, stops)
     traced = prop.traced_units or 1.0
-    groups: dict[tuple[str, int], list[int]] = {}
-    for i, (k, a) in enumerate(zip(keys, edge_asset.tolist(), strict=True)):
-        groups.setdefault((str(k), int(a)), []).append(i)
-    shares: dict[str, float] = {}
-    for r, u in zip(reasons, ev["units"].tolist(), strict=True):
-        shares[r] = shares.get(r, 0.0) + u / traced
     hop_of = np.asarray([f.hop for f in prop.frontiers], dtype=np.int64)
     direct = hop_of[ev["step"]] <= 1 if len(hop_of) else np.zeros(0, bool)
-    ranked = sorted(groups.items(), key=lambda item: -float(ev["units"][item[1]].sum()))
-    paths_raw: dict[tuple[str, int], list[list[tuple[int, float, bool]]]] = {}
-    for gk, rows in ranked[:max_terminals]:
-        best = sorted(rows, key=lambda i: -float(ev["taint"][i]))[:top_k]
-        paths_raw[gk] = [_backtrack(graph, prop, int(ev["edge"][i]), int(ev["node"][i]),
-                                    int(ev["step"][i]), backward) for i in best]
+    by_reason = np.bincount(reason, weights=ev["units"], minlength=len(REASONS)) / traced
+    shares = {REASONS[i]: float(v) for i, v in enumerate(by_reason) if v > 0}
+    # group events by (entity, asset); rank groups by share; events of a group by taint
+    order = np.lexsort((-ev["taint"], asset, entity))
+    ent_s, asset_s = entity[order], asset[order]
+    first = (
+        np.flatnonzero(np.r_[True, (ent_s[1:] != ent_s[:-1]) | (asset_s[1:] != asset_s[:-1])])
+        if len(order)
+        else np.empty(0, np.int64)
+    )
+    bounds = np.r_[first, len(order)]
+    group_of = np.repeat(np.arange(len(first)), np.diff(bounds))
+    units = np.bincount(group_of, weights=ev["units"][order], minlength=len(first))
+    amount = np.bincount(group_of, weights=ev["taint"][order], minlength=len(first))
+    direct_units = np.bincount(group_of, weights=(ev["units"] * direct)[order], minlength=len(first))
+    ranked = np.argsort(-units, kind="stable")[:max_terminals]
+    picked = [order[bounds[g] : min(bounds[g + 1], bounds[g] + top_k)] for g in ranked.tolist()]
+    flat = np.concatenate(picked) if picked else np.empty(0, np.int64)
+    walked = _backtrack_all(graph, prop, ev["edge"][flat], ev["node"][flat], ev["step"][flat], backward)
+    paths_raw: dict[int, list[list[tuple[int, float, bool]]]] = {}
+    at = 0
+    for g, rows in zip(ranked.tolist(), picked, strict=True):
+        paths_raw[g] = walked[at : at + len(rows)]
+        at += len(rows)
     tx_ids = sorted({int(graph.tx[e]) for ps in paths_raw.values() for p in ps for e, _, _ in p})
-    addrs = {int(a) for ps in paths_raw.values() for p in ps for e, _, _ in p
-             for a in (graph.addr_from[e], graph.addr_to[e]) if a >= 0}
-    addrs |= {int(ev["addr"][rows[0]]) for _, rows in ranked[:max_terminals] if ev["addr"][rows[0]] >= 0}
+    addrs = {
+        int(a)
+        for ps in paths_raw.values()
+        for p in ps
+        for e, _, _ in p
+        for a in (graph.addr_from[e], graph.addr_to[e])
+        if a >= 0
+    }
+    addrs |= {int(ev["addr"][order[bounds[g]]]) for g in ranked.tolist() if ev["addr"][order[bounds[g]]] >= 0}
     hashes = resolver.tx_hashes(graph, tx_ids)
     names = resolver.addresses(graph, sorted(addrs))
-    memo_of = {(int(s), int(t)): m for s, t, m in zip(graph.bridges.source.tolist(),
-                                                       graph.bridges.target.tolist(),
-                                                       graph.bridges.memo, strict=False)}
+    memo_of = {
+        (int(s), int(t)): m
+        for s, t, m in zip(
+            graph.bridges.source.tolist(), graph.bridges.target.tolist(), graph.bridges.memo, strict=False
+        )
+    }
     terminals: list[Terminal] = []
-    for gk, rows in ranked[:max_terminals]:
-        first = rows[0]
-        addr = int(ev["addr"][first])
-        units = float(ev["units"][rows].sum())
-        amount = float(ev["taint"][rows].sum())
-        asset = _asset_name(graph, gk[1])
+    for g in ranked.tolist():
+        row = int(order[bounds[g]])
+        addr, key = int(ev["addr"][row]), int(ent_s[bounds[g]])
+        why = REASONS[int(reason[row])]
+        asset_name = _asset_name(graph, int(asset_s[bounds[g]]))
         label = category = tag_source = confidence = None
         concepts: tuple[str, ...] = ()
-        if gk[0].startswith("S") and stops is not None:
-            entity = stops.entities[int(gk[0][1:])]
-            label, category, name = entity.label, entity.category, entity.key
-            tag_source, confidence, concepts = entity.source, entity.confidence, entity.concepts
+        if key >= _STOP_KEY and stops is not None:
+            stop = stops.entities[key - _STOP_KEY]
+            label, category, name = stop.label, stop.category, stop.key
+            tag_source, confidence, concepts = stop.source, stop.confidence, stop.concepts
         else:
-            name = names.get(addr, reasons[first]) if addr >= 0 else reasons[first]
-        chain = graph.segment_of_address(addr).chain if addr >= 0 and graph.segments else (
-            graph.segment_of_node(int(ev["node"][first])).chain if graph.segments else "graph"
-        )
-        evidence = tuple(
-            _to_path(graph, p, hashes, names, memo_of, backward) for p in paths_raw.get(gk, []) if p
-        )
+            name = names.get(addr, why) if addr >= 0 else why
+        if addr >= 0 and graph.segments:
+            chain = graph.segment_of_address(addr).chain
+        else:
+            chain = graph.segment_of_node(int(ev["node"][row])).chain if graph.segments else "graph"
+        evidence = tuple(_to_path(graph, p, hashes, names, memo_of, backward) for p in paths_raw.get(g, []) if p)
         when = max((h.timestamp for ep in evidence for h in ep.hops), default=0)
-        usd = prices.usd(asset, amount, when) if prices is not None and when else None
-        terminals.append(Terminal(
-            entity=name, reason=reasons[first], chain=chain, address=names.get(addr) if addr >= 0 else None,
-            label=label, category=category, asset=asset, amount=amount, share=units / traced,
-            amount_usd=usd, paths=evidence, direct_share=float(ev["units"][rows][direct[rows]].sum()) / traced,
-            source=tag_source, confidence=confidence, concepts=concepts,
-        ))
+        total = float(amount[g])
+        usd = prices.usd(asset_name, total, when) if prices is not None and when else None
+        terminals.append(
+            Terminal(
+                entity=name,
+                reason=why,
+                chain=chain,
+                address=names.get(addr) if addr >= 0 else None,
+                label=label,
+                category=category,
+                asset=asset_name,
+                amount=total,
+                share=float(units[g]) / traced,
+                amount_usd=usd,
+                paths=evidence,
+                direct_share=float(direct_units[g]) / traced,
+                source=tag_source,
+                confidence=confidence,
+                concepts=concepts,
+            )
+        )
     return TraceResult(
-        source=source.label, direction=direction, policy=policy, hops=hops,
-        traced_value=prop.traced_units, traced_asset=_asset_name(graph, source.asset), terminals=terminals,
-        shares=shares, dropped_share=prop.dropped_units / traced, terminal_count=len(groups),
-        edges_visited=prop.edges_visited, elapsed_ms=0.0,
+        source=source.label,
+        direction=direction,
+        policy=policy,
+        hops=hops,
+        traced_value=prop.traced_units,
+        traced_asset=_asset_name(graph, source.asset),
+        terminals=terminals,
+        shares=shares,
+        dropped_share=prop.dropped_units / traced,
+        terminal_count=len(first),
+        edges_visited=prop.edges_visited,
+        elapsed_ms=0.0,
     )
 
 
-def _backtrack(graph: FlowGraph, prop: Propagation, edge: int, node: int, step: int,
-               backward: bool) -> list[tuple[int, float, bool]]:
-    """The heaviest chain of tainted edges leading to an event: [(edge, taint, via bridge)], chronological."""
-    kview = graph.view(backward)
-    path: list[tuple[int, float, bool]] = []
-    if edge < 0:
-        # A residual at ``node``: continue from the heaviest edge that reached it in this step.
-        fr = prop.frontiers[step]
-        heads, perm = fr.by_head(kview)
-        lo, hi = np.searchsorted(heads, [node, node + 1])
-        if hi <= lo:
-            return path
-        rows = perm[lo:hi]
-        edge = int(fr.edges[rows[np.argmax(fr.taint[rows])]])
-    s = step
-    while s >= 0 and edge >= 0:
+def _backtrack_all(
+    graph: FlowGraph, prop: Propagation, edges: Int64Array, nodes: Int64Array, steps: Int64Array, backward: bool
+) -> list[list[tuple[int, float, bool]]]:
+    """For each event, the heaviest chain of tainted edges leading to it: [(edge, taint, via bridge)],
+    chronological. All paths walk back one frontier at a time together (vectorised lookups)."""
+    view = graph.view(backward)
+    n = len(edges)
+    paths: list[list[tuple[int, float, bool]]] = [[] for _ in range(n)]
+    cur = np.asarray(edges, dtype=np.int64).copy()
+    step = np.asarray(steps, dtype=np.int64).copy()
+    alive = np.ones(n, dtype=bool)
+    for s in np.unique(step[cur < 0]).tolist():  # residuals: start from the heaviest edge that reached the node
+        rows = np.flatnonzero((cur < 0) & (step == s))
+        found = prop.frontiers[s].best_into(view, nodes[rows])
+        cur[rows] = np.where(found >= 0, prop.frontiers[s].edges[np.maximum(found, 0)], -1)
+    alive &= cur >= 0
+    for s in range(int(step.max(initial=-1)), -1, -1):
+        rows = np.flatnonzero(alive & (step == s))
+        if len(rows) == 0:
+            continue
         fr = prop.frontiers[s]
-        row = fr.find(edge)
-        if row < 0:
-            break
-        injected = bool(fr.injected[row])
-        path.append((edge, float(fr.taint[row]), injected))
+        found = fr.locate(cur[rows])
+        ok = found >= 0
+        alive[rows[~ok]] = False
+        rows, found = rows[ok], found[ok]
+        injected = fr.injected[found]
+        for r, e, t, i in zip(
+            rows.tolist(), cur[rows].tolist(), fr.taint[found].tolist(), injected.tolist(), strict=True
+        ):
+            paths[r].append((e, t, i))
         if s == 0:
-            break
+            alive[rows] = False
+            continue
         prev = prop.frontiers[s - 1]
-        if injected:
-            sources = kview.bridge_from[kview.bridge_to == edge]
-            cands = [prev.find(int(x)) for x in sources]
-            cands = [c for c in cands if c >= 0]
-            if not cands:
-                break
-            best = max(cands, key=lambda c: float(prev.taint[c]))
-        else:
-            heads, perm = prev.by_head(kview)
-            tail = int(kview.tail[edge])
-            lo, hi = np.searchsorted(heads, [tail, tail + 1])
-            if hi <= lo:
-                break
-            rows = perm[lo:hi]
-            best = int(rows[np.argmax(prev.taint[rows])])
-        edge = int(prev.edges[best])
-        s -= 1
+        plain = rows[~injected]
+        parent = prev.best_into(view, view.tail[cur[plain]])
+        cur[plain] = np.where(parent >= 0, prev.edges[np.maximum(parent, 0)], -1)
+        for r in rows[injected].tolist():  # over a bridge: the source leg, rare enough for Python
+            sources = view.bridge_from[view.bridge_to == cur[r]]
+            hit = prev.locate(sources.astype(np.int64))
+            hit = hit[hit >= 0]
+            cur[r] = prev.edges[hit[np.argmax(prev.taint[hit])]] if len(hit) else -1
+        step[rows] = s - 1
+        alive &= cur >= 0
     if not backward:
-        path.reverse()
-    return path
+        for p in paths:
+            p.reverse()
+    return paths
 
 
-def _to_path(graph: FlowGraph, raw: list[tuple[int, float, bool]], hashes: dict[int, str],
-             names: dict[int, str], memo_of: dict[tuple[int, int], str], backward: bool) -> EvidencePath:
+def _to_path(
+    graph: FlowGraph,
+    raw: list[tuple[int, float, bool]],
+    hashes: dict[int, str],
+    names: dict[int, str],
+    memo_of: dict[tuple[int, int], str],
+    backward: bool,
+) -> EvidencePath:
     hops: list[Hop] = []
     previous_to: str | None = None
     previous_edge = -1
     for e, taint, _ in raw:
         frm = int(graph.addr_from[e])
         to = int(graph.addr_to[e])
-        hops.append(Hop(
-            chain=_chain_of_edge(graph, e), tx=int(graph.tx[e]), tx_hash=hashes.get(int(graph.tx[e]), ""),
-            from_address=names.get(frm) if frm >= 0 else previous_to,
-            to_address=names.get(to) if to >= 0 else None,
-            value=float(graph.value[e]), taint=taint, asset=_asset_name(graph, int(graph.asset[e])),
-            timestamp=int(graph.ts[e]), bridge_memo=memo_of.get((previous_edge, e)),
-        ))
+        hops.append(
+            Hop(
+                chain=_chain_of_edge(graph, e),
+                tx=int(graph.tx[e]),
+                tx_hash=hashes.get(int(graph.tx[e]), ""),
+                from_address=names.get(frm) if frm >= 0 else previous_to,
+                to_address=names.get(to) if to >= 0 else None,
+                value=float(graph.value[e]),
+                taint=taint,
+                asset=_asset_name(graph, int(graph.asset[e])),
+                timestamp=int(graph.ts[e]),
+                bridge_memo=memo_of.get((previous_edge, e)),
+            )
+        )
         previous_to = names.get(to) if to >= 0 else None
         previous_edge = e
     return EvidencePath(tuple(hops), raw[-1][1] if raw else 0.0)
@@ -362,7 +447,11 @@ def evidence_path(graph: FlowGraph, edges: list[int], resolver: Resolver) -> Evi
     hashes = resolver.tx_hashes(graph, sorted({int(graph.tx[e]) for e in edges}))
     addrs = sorted({int(a) for e in edges for a in (graph.addr_from[e], graph.addr_to[e]) if a >= 0})
     names = resolver.addresses(graph, addrs)
-    memo_of = {(int(s), int(t)): m for s, t, m in zip(graph.bridges.source.tolist(), graph.bridges.target.tolist(),
-                                                       graph.bridges.memo, strict=False)}
+    memo_of = {
+        (int(s), int(t)): m
+        for s, t, m in zip(
+            graph.bridges.source.tolist(), graph.bridges.target.tolist(), graph.bridges.memo, strict=False
+        )
+    }
     raw = [(e, float(graph.value[e]), False) for e in edges]
     return _to_path(graph, raw, hashes, names, memo_of, False)

@@ -117,20 +117,13 @@ class Window:
         self.pending.append(value)
 
     def idle(self, now: int) -> bool:
-        return (
-            (not self.pending
-            and not self.entries
-            and not self.mono)
-            or (not self.pending and self._newest() < now - self.width)
-        )
-
-    def _newest(self) -> int:
-        newest = -1
+        """Nothing of this key is inside the window any more (values pending in the same microsecond count)."""
+        newest = self.pending_ts if self.pending else -1
         if self.entries:
-            newest = self.entries[-1][0]
+            newest = max(newest, self.entries[-1][0])
         if self.mono:
             newest = max(newest, self.mono[-1][0])
-        return newest
+        return newest < now - self.width
 
 
 @dataclass

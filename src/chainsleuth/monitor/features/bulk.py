@@ -17,6 +17,7 @@ Self-loops count in degree and amount statistics but take part in no pattern.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -62,7 +63,7 @@ def edge_feature_names(config: FeatureConfig) -> list[str]:
     names: list[str] = []
     for w in config.windows:
         for side in ("src_out", "src_in", "dst_in", "dst_out"):
-            names += [f"{side}_count_{w}", f"{side}_sum_{w}", f"{side}_fan_{w}"]
+            names += [f"{side}_count_{w}", f"{side}_sum_{w}", f"{side}_fan_{w}", f"{side}_ratio_{w}"]
     return [*names, "amount", *PATTERN_EDGE_FEATURES, "src_passthrough_delay"]
 
 
@@ -71,13 +72,16 @@ def account_feature_names(config: FeatureConfig, exposure: Mapping[str, FloatArr
     for w in config.windows:
         for side in ("out", "in"):
             names += [f"{side}_{k}_{w}" for k in ("count", "sum", "mean", "max", "std", "fan")]
-    names += ["cycle_edges", "sg_gather", "sg_member", "gs_max", "passthrough_mean_delay", "fast_out_share", "age"]
+    names += ["cycle_edges", "sg_gather", "sg_member", "gs_max", "passthrough_mean_delay", "fast_out_share"]
+    names += ["new_account"]
+    for side in ("out", "in"):
+        names += [f"{side}_edges_{agg}_{f}" for f in edge_feature_names(config) for agg in ("mean", "max")]
     return names + [f"exposure_{k}" for k in sorted(exposure or {})]
 
 
 def raw_account_features(names: list[str]) -> list[str]:
     """The degree and amount statistics only: the 'raw features' baseline (no fan, patterns or velocity)."""
-    return [n for n in names if n.split("_")[0] in ("out", "in") and n.split("_")[1] != "fan"]
+    return [n for n in names if re.fullmatch(r"(out|in)_(count|sum|mean|max|std)_\d+", n)]
 
 
 @dataclass(frozen=True)
@@ -200,7 +204,8 @@ def edge_features(e: EdgeList, config: FeatureConfig) -> FeatureMatrix:
         for node, index, order in sides:
             cnt, tot = index.count_sum(node, lo, pos, order)
             fan = index.distinct_at(node, pos, e.time, w, e.n_nodes, order)
-            cols += [cnt.astype(np.float64), tot, fan.astype(np.float64)]
+            ratio = np.divide(fan, cnt, out=np.full(cnt.shape, np.nan), where=cnt > 0)  # 1 = all new partners
+            cols += [cnt.astype(np.float64), tot, fan.astype(np.float64), ratio]
     cols.append(e.amount.astype(np.float64))
     cols += [c.astype(np.float64) for c in _pattern_columns(e, ix, config)]
     last_in = ix.in_all.last_before(e.src, pos)
@@ -275,6 +280,7 @@ def account_features(
     np.maximum.at(gsmax, s, ef.column("gather_scatter")[lp:q])
     cols.append(gsmax)
     cols += _velocity(e, ef, at, q, max(config.windows), config.fast_window)
+    cols += _edge_aggregates(e, ef, at, q, max(config.windows))
     for k in sorted(exposure or {}):
         arr = np.asarray((exposure or {})[k], dtype=np.float64)
         if arr.shape != (n,):
@@ -312,5 +318,27 @@ def _velocity(e: EdgeList, ef: FeatureMatrix, at: int, q: int, window: int, fast
         tt = np.concatenate([e.time[:q], e.time[:q]]).astype(np.float64)
         firsts = np.full(n, np.inf)
         np.minimum.at(firsts, both, tt)
-        first = np.where(np.isfinite(firsts), at - firsts, np.nan)
+        first = np.where(np.isfinite(firsts), (at - firsts <= window).astype(np.float64), np.nan)
     return [mean_delay, share, first]
+
+
+def _edge_aggregates(e: EdgeList, ef: FeatureMatrix, at: int, q: int, window: int) -> list[FloatArray]:
+    """Mean and max of every per-edge feature over the account's outgoing, then incoming, edges in the window.
+
+    This is how an account inherits what its transfers looked like *when they happened* (e.g. the receiver's
+    fan-in at the time of each payment), the account-level analogue of IBM GFP's per-edge pattern counts.
+    NaN values (no pass-through delay yet) are skipped; an account with no such edge gets NaN.
+    """
+    n = e.n_nodes
+    lo = int(np.searchsorted(e.time, at - window, side="left"))
+    out: list[FloatArray] = []
+    for nodes in (e.src[lo:q], e.dst[lo:q]):
+        for j in range(ef.values.shape[1]):
+            v = ef.values[lo:q, j]
+            ok = ~np.isnan(v)
+            cnt = np.bincount(nodes[ok], minlength=n).astype(np.float64)
+            tot = np.bincount(nodes[ok], weights=v[ok], minlength=n)
+            mx = np.full(n, -np.inf)
+            np.maximum.at(mx, nodes[ok], v[ok])
+            out += [np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan), np.where(cnt > 0, mx, np.nan)]
+    return out

@@ -36,6 +36,7 @@ class _Edge:
     sg: int = 0
     gs: int = 0
     delay: float = math.nan
+    feats: tuple[float, ...] = ()
 
     @property
     def loop(self) -> bool:
@@ -117,8 +118,10 @@ class StreamingFeatures:
                 feats[f"{side}_count_{w}"] = float(len(recs))
                 feats[f"{side}_sum_{w}"] = float(sum(r.amount for r in recs))
                 feats[f"{side}_fan_{w}"] = float(len({getattr(r, far) for r in recs}))
+                feats[f"{side}_ratio_{w}"] = feats[f"{side}_fan_{w}"] / len(recs) if recs else math.nan
         feats.update(amount=float(amount), cycle2=float(c2), cycle3=float(c3))
         feats.update(scatter_gather=float(sg), gather_scatter=float(gs), src_passthrough_delay=e.delay)
+        e.feats = tuple(feats[k] for k in self.names)
         return feats
 
     def _patterns(self, u: int, v: int, lo: int) -> tuple[int, int, int, int]:
@@ -185,5 +188,10 @@ class StreamingFeatures:
                 quick += r.amount
         row.append(quick / inflow if inflow > 0 else math.nan)
         first = self._first.get(a)
-        row.append(float(at - first) if first is not None else math.nan)
+        row.append(float(at - first <= max(cfg.windows)) if first is not None else math.nan)
+        for dq in (self._out[a], self._in[a]):
+            vals = np.array([r.feats for r in dq if at - max(cfg.windows) <= r.time <= at], dtype=np.float64)
+            for j in range(len(self.names)):
+                col = vals[:, j][~np.isnan(vals[:, j])] if vals.size else np.zeros(0)
+                row += [float(col.mean()), float(col.max())] if col.size else [math.nan, math.nan]
         return row

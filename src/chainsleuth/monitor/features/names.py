@@ -32,7 +32,7 @@ _FIXED = {
     "gs_max": "largest gather-scatter pattern through the account",
     "passthrough_mean_delay": "mean time from receiving funds to sending them on",
     "fast_out_share": "share of inflow sent on within the fast window",
-    "age": "time since the account was first seen",
+    "new_account": "account first seen within the longest window (1 = new)",
 }
 
 
@@ -53,9 +53,15 @@ def describe(name: str) -> str:
         return f"share of funds exposed to {name.removeprefix('exposure_').replace('_', ' ')}"
     if name.startswith("gfp_"):
         return f"IBM Graph Feature Preprocessor feature {name.removeprefix('gfp_')}"
-    m = re.fullmatch(r"(src_out|src_in|dst_in|dst_out|out|in)_(count|sum|mean|max|std|fan)_(\d+)", name)
+    m = re.fullmatch(r"(out|in)_edges_(mean|max)_(.+)", name)
+    if m:
+        side, agg, inner = m.groups()
+        which = "outgoing" if side == "out" else "incoming"
+        return f"{agg} over the account's {which} transfers of: {describe(inner)}"
+    m = re.fullmatch(r"(src_out|src_in|dst_in|dst_out|out|in)_(count|sum|mean|max|std|fan|ratio)_(\d+)", name)
     if not m:
         return name.replace("_", " ")
     side, stat, w = m.groups()
-    what = "distinct counterparties of" if stat == "fan" else _STAT[stat]
+    what = {"fan": "distinct counterparties of", "ratio": "distinct counterparties per transfer among"}.get(stat)
+    what = what or _STAT[stat]
     return f"{what} {_SIDE[side]} in the last {_window(w)}"

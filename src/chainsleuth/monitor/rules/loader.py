@@ -113,10 +113,19 @@ class _Locator:
             line = self.fallback_line
             return (line + pos[0] - 1 if line else None), pos[1]
         start_line, start_col = node.start_mark.line + 1, node.start_mark.column + 1
-        if node.style in ("|", ">"):
+        if node.style == "|":
             line = start_line + pos[0]
             content = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
             return line, len(content) - len(content.lstrip()) + pos[1]
+        if node.style == ">":  # folded: the source lines were joined with single spaces
+            offset = pos[1] - 1
+            for index in range(start_line, min(node.end_mark.line + 1, len(self.lines))):
+                content = self.lines[index]
+                body = content.strip()
+                if offset <= len(body):
+                    return index + 1, len(content) - len(content.lstrip()) + offset + 1
+                offset -= len(body) + 1
+            return start_line + 1, pos[1]
         shift = 1 if node.style in ("'", '"') else 0
         if pos[0] == 1:
             return start_line, start_col + shift + pos[1] - 1

@@ -1,5 +1,3 @@
-# mypy: disable-error-code="attr-defined,no-untyped-call"
-# (pyarrow ships partial type stubs: compute, dataset and parquet functions are untyped or unexported.)
 """Dense address ids: each distinct address of a chain gets the next integer, once and for ever.
 
 The analytics engine indexes numpy arrays and sparse matrices by address, so ids must be ``0..n-1`` with no

@@ -1,5 +1,3 @@
-# mypy: disable-error-code="attr-defined,no-untyped-call"
-# (pyarrow ships partial type stubs: compute, dataset and parquet functions are untyped or unexported.)
 """Vectorised hex decoding of Arrow string arrays (no per-row Python), and 128-bit keys of hashes.
 
 Ethereum ``input`` fields and transaction hashes arrive as hex text; decoding them row by row in Python would

@@ -1,5 +1,3 @@
-# mypy: disable-error-code="attr-defined,no-untyped-call"
-# (pyarrow ships partial type stubs: compute, dataset and parquet functions are untyped or unexported.)
 """The columnar chain store: Parquet parts per chain and table, one JSON state file, dense integer ids.
 
 On disk (see ``docs/chain-store.md``)::

@@ -1,5 +1,3 @@
-# mypy: disable-error-code="attr-defined,no-untyped-call"
-# (pyarrow ships partial type stubs: compute, dataset and parquet functions are untyped or unexported.)
 """Appending batches of blocks to the chain store, atomically.
 
 A :class:`ChainWriter` is the only way data enters the store. The ingest hands it one *batch* (a contiguous

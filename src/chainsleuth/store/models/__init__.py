@@ -9,6 +9,17 @@ from __future__ import annotations
 from chainsleuth.store.models.alerts import MonitorAlert, MonitorBacktest, MonitorRuleVersion, MonitorShadowHit
 from chainsleuth.store.models.audit import AuditChainHead, AuditEntry, PrivacyKey
 from chainsleuth.store.models.base import NAMING_CONVENTION, Base
+from chainsleuth.store.models.cases import (
+    AccountAction,
+    Case,
+    CaseAlert,
+    CaseEvent,
+    CaseEvidence,
+    CaseLink,
+    CaseNote,
+    LegalHold,
+    StrReport,
+)
 from chainsleuth.store.models.exchange import Account, Balance, Customer, DepositAddress
 from chainsleuth.store.models.ingest import IngestRun
 from chainsleuth.store.models.ledger import EVENT_TYPES, LedgerEvent
@@ -20,17 +31,26 @@ __all__ = [
     "EVENT_TYPES",
     "NAMING_CONVENTION",
     "Account",
+    "AccountAction",
     "Actor",
     "AuditChainHead",
     "AuditEntry",
     "Balance",
     "Base",
+    "Case",
+    "CaseAlert",
+    "CaseEvent",
+    "CaseEvidence",
+    "CaseLink",
+    "CaseNote",
     "Customer",
     "DepositAddress",
     "IngestRun",
     "LedgerEvent",
+    "LegalHold",
     "PrivacyKey",
     "Role",
+    "StrReport",
     "Tag",
     "TagPackRecord",
     "User",

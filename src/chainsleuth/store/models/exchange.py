@@ -4,9 +4,10 @@ Column names and meanings are exactly those of ``docs/export-formats.md`` so tha
 own back-office export with the same loader as a simulated world. Personal KYC fields are marked with
 :func:`~chainsleuth.store.models.personal.personal` and stored as ``TEXT`` through
 :class:`~chainsleuth.privacy.columns.EncryptedText`: AES-GCM ciphertext on disk, clear text in Python; the
-searchable ones have a ``*_bidx`` blind-index column beside them. ``date_of_birth`` is therefore an ISO ``YYYY-MM-DD`` string rather than a DATE: an encrypted date is no
-longer a date. Customers and accounts change (status, risk rating, freezes), so they carry an
-optimistic-locking ``version``; two analysts editing the same customer cannot silently overwrite each other.
+searchable ones have a ``*_bidx`` blind-index column beside them. ``date_of_birth`` is therefore an ISO
+``YYYY-MM-DD`` string rather than a DATE: an encrypted date is no longer a date. Customers and accounts change
+(status, risk rating, freezes), so they carry an optimistic-locking ``version``; two analysts editing the same
+customer cannot silently overwrite each other.
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ class Customer(Base):
     date_of_birth: Mapped[str] = mapped_column(EncryptedText("customers", "date_of_birth"), info=personal())
     nationality: Mapped[str] = mapped_column(EncryptedText("customers", "nationality"), info=personal())
     id_document_type: Mapped[str] = mapped_column(String(20))
-    id_document_number: Mapped[str] = mapped_column(EncryptedText("customers", "id_document_number"), info=personal("document"))
+    id_document_number: Mapped[str] = mapped_column(
+        EncryptedText("customers", "id_document_number"), info=personal("document")
+    )
     id_document_country: Mapped[str] = mapped_column(String(2))
     email: Mapped[str] = mapped_column(EncryptedText("customers", "email"), info=personal("email"))
     phone: Mapped[str] = mapped_column(EncryptedText("customers", "phone"), info=personal("phone"))

@@ -3,8 +3,8 @@
 One wide table rather than one table per event type because monitoring rules, timelines and law-enforcement
 disclosures all read "everything this customer did, in order"; the indexes below serve exactly those reads
 (per customer, per account, by transaction hash, by address, by device and by IP). ``ip`` and
-``bank_reference`` are personal data, stored encrypted; IP look-ups go through the ``ip_bidx`` blind index. Events are immutable once booked, so
-they carry no version.
+``bank_reference`` are personal data, stored encrypted; IP look-ups go through the ``ip_bidx`` blind index.
+Events are immutable once booked, so they carry no version.
 """
 
 from __future__ import annotations

@@ -1,0 +1,304 @@
+"""The filing state of goAML reports::
+
+    drafted ──approve (four-eyes, only if valid)──► approved ──submit──► submitted ──► acknowledged (FIU ref)
+       ▲                                                                    │
+       └─────────────── redraft (revision + 1) ◄──── rejected (FIU's reason) ◄┘   then approve and submit again
+                                                                                  (recorded as a resubmission)
+
+A report is generated and validated against the goAML XSD when drafted (and redrafted); its XML and SHA-256
+are stored. An invalid report keeps its validation errors and cannot be approved. Approval needs
+``report.approve`` and someone other than the drafter; on approval the stored XML is re-validated and checked
+against its hash, so what was approved is exactly what is submitted. Every step is audited with purpose
+"goAML report" and appears on the case's timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chainsleuth.cases.common import check_version, get_case_row, moment, record_event, required_text, sha256_hex
+from chainsleuth.cases.goaml.builder import BuildContext, build_report, indicators_for, report_events
+from chainsleuth.cases.goaml.config import GoamlConfig, default_config
+from chainsleuth.cases.goaml.validate import enumeration, validate
+from chainsleuth.errors import InvalidInputError, NotFoundError, PolicyViolationError
+from chainsleuth.privacy import audit
+from chainsleuth.privacy.policy import Actor, require
+from chainsleuth.store.db import stale_version_guard
+from chainsleuth.store.models.alerts import MonitorAlert
+from chainsleuth.store.models.cases import CaseAlert, CaseEvidence, StrReport
+
+PURPOSE = "goAML report"
+REPORT_OBJECT = "str_report"
+#: Filing transitions: status -> statuses reachable from it.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "drafted": frozenset({"approved", "drafted"}),
+    "approved": frozenset({"submitted", "drafted"}),
+    "submitted": frozenset({"acknowledged", "rejected"}),
+    "acknowledged": frozenset(),
+    "rejected": frozenset({"drafted"}),
+}
+
+
+def _move(report: StrReport, target: str) -> None:
+    if target not in TRANSITIONS[report.status]:
+        raise PolicyViolationError(f"a {report.status} report cannot become {target}", report_id=report.id,
+                                   status=report.status, allowed=sorted(TRANSITIONS[report.status]))  # fmt: skip
+    report.status = target
+
+
+def get_report(session: Session, report_id: int) -> StrReport:
+    report = session.get(StrReport, report_id)
+    if report is None:
+        raise NotFoundError("no such report", report_id=report_id)
+    return report
+
+
+def case_event_ids(session: Session, case_id: int) -> list[str]:
+    """Ledger events the case points at: its alerts' events and its ledger extracts' events."""
+    ids: list[str] = []
+    for alert in session.scalars(
+        select(MonitorAlert).join(CaseAlert, CaseAlert.alert_id == MonitorAlert.id).where(CaseAlert.case_id == case_id)
+    ):
+        ids.extend(alert.event_ids)
+    for evidence in session.scalars(
+        select(CaseEvidence).where(CaseEvidence.case_id == case_id, CaseEvidence.kind == "ledger_extract")
+    ):
+        import json
+
+        ids.extend(json.loads(evidence.content or "{}").get("event_ids", []))
+    return list(dict.fromkeys(ids))
+
+
+def _categories(session: Session, case_id: int) -> list[str]:
+    """Exposure/alert categories named by the case's alerts (for indicator mapping)."""
+    found: list[str] = []
+    for alert in session.scalars(
+        select(MonitorAlert).join(CaseAlert, CaseAlert.alert_id == MonitorAlert.id).where(CaseAlert.case_id == case_id)
+    ):
+        details: dict[str, Any] = dict(alert.details or {})
+        for item in details.get("evidence", []) or []:
+            if isinstance(item, dict) and item.get("category"):
+                found.append(str(item["category"]))
+        found.extend(part for part in alert.rule_id.replace("-", "_").split("_") if part)
+    return found
+
+
+def _generate(session: Session, actor: Actor, report: StrReport, config: GoamlConfig, now: datetime) -> None:
+    case = get_case_row(session, report.case_id)
+    ctx = BuildContext(session=session, actor=actor, config=config, case=case)
+    xml = build_report(
+        ctx, events=report_events(session, report.event_ids), entity_reference=report.entity_reference,
+        reason=report.reason, action=report.action_taken, indicators=report.indicators,
+        report_code=report.report_code, now=now,
+    )  # fmt: skip
+    report.xml = xml.decode("utf-8")
+    report.sha256 = sha256_hex(xml)
+    errors = validate(xml)
+    report.valid, report.validation_errors = not errors, errors
+
+
+def draft_report(
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    *,
+    reason: str,
+    action: str,
+    event_ids: Sequence[str] | None = None,
+    indicators: Sequence[str] | None = None,
+    report_code: str | None = None,
+    config: GoamlConfig | None = None,
+    now: datetime | None = None,
+) -> StrReport:
+    """Generate, validate and store a report from a case (``report.draft``; reveals are audited).
+
+    ``event_ids`` default to the case's alerts' and ledger extracts' events. An invalid report is stored with
+    its errors (so that they can be shown and fixed) but cannot be approved.
+    """
+    require(actor, "report.draft")
+    config = config or default_config()
+    at = moment(now)
+    case = get_case_row(session, case_id)
+    code = report_code or config.codes.report_code
+    if code not in enumeration("report_type"):
+        raise InvalidInputError("unknown goAML report code", report_code=code)
+    bad = [c for c in (indicators or []) if c not in enumeration("report_indicator_type")]
+    if bad:
+        raise InvalidInputError("unknown goAML report indicators", indicators=bad)
+    ids = list(event_ids) if event_ids is not None else case_event_ids(session, case_id)
+    report = StrReport(
+        case_id=case.id,
+        status="drafted",
+        report_code=code,
+        entity_reference=f"pending-{sha256_hex(str(at).encode())}",
+        revision=1,
+        xml="",
+        sha256="",
+        valid=False,
+        validation_errors=[],
+        event_ids=ids,
+        reason=required_text(reason, "reason", max_length=8000),
+        action_taken=required_text(action, "action", max_length=8000),
+        indicators=indicators_for(config, _categories(session, case_id), indicators),
+        drafted_by=actor.username,
+        drafted_at=at,
+    )
+    session.add(report)
+    session.flush()
+    report.entity_reference = f"{case.reference}-STR-{report.id}"
+    _generate(session, actor, report, config, at)
+    with stale_version_guard():
+        session.flush()
+    _record(session, actor, report, "drafted", at, errors=len(report.validation_errors), events=len(ids))
+    return report
+
+
+def _record(session: Session, actor: Actor, report: StrReport, what: str, now: datetime, **details: Any) -> None:
+    case = get_case_row(session, report.case_id)
+    info = {"report_id": report.id, "status": report.status, "revision": report.revision, "valid": report.valid,
+            "sha256": report.sha256, **details}  # fmt: skip
+    record_event(session, case, actor, f"report_{what}", info, now)
+    audit.record(session, actor, f"report.{what}", REPORT_OBJECT, str(report.id), purpose=PURPOSE, details=info)
+
+
+def redraft(
+    session: Session, actor: Actor, report_id: int, expected_version: int, *, reason: str | None = None,
+    action: str | None = None, event_ids: Sequence[str] | None = None, indicators: Sequence[str] | None = None,
+    config: GoamlConfig | None = None, now: datetime | None = None,
+) -> StrReport:  # fmt: skip
+    """Regenerate a drafted, approved (approval is lost) or FIU-rejected report as a new revision."""
+    require(actor, "report.draft")
+    at = moment(now)
+    report = get_report(session, report_id)
+    check_version("report", report.id, report.version, expected_version)
+    _move(report, "drafted")
+    if reason is not None:
+        report.reason = required_text(reason, "reason", max_length=8000)
+    if action is not None:
+        report.action_taken = required_text(action, "action", max_length=8000)
+    if event_ids is not None:
+        report.event_ids = list(event_ids)
+    if indicators is not None:
+        report.indicators = list(indicators)
+    report.revision += 1
+    report.approved_by = report.approved_at = None
+    report.drafted_by, report.drafted_at = actor.username, at
+    _generate(session, actor, report, config or default_config(), at)
+    with stale_version_guard():
+        session.flush()
+    _record(session, actor, report, "redrafted", at, errors=len(report.validation_errors))
+    return report
+
+
+def approve_report(
+    session: Session, approver: Actor, report_id: int, expected_version: int, *, now: datetime | None = None
+) -> StrReport:
+    """Approve a valid report drafted by someone else; a second approval is a no-op."""
+    require(approver, "report.approve")
+    at = moment(now)
+    report = get_report(session, report_id)
+    if report.status == "approved":
+        audit.record(session, approver, "report.approve_repeat", REPORT_OBJECT, str(report.id), purpose=PURPOSE)
+        return report
+    check_version("report", report.id, report.version, expected_version)
+    if approver.username == report.drafted_by:
+        raise PolicyViolationError("four-eyes rule: a report must be approved by someone other than its drafter",
+                                   report_id=report.id, drafter=report.drafted_by)  # fmt: skip
+    xml = report.xml.encode("utf-8")
+    errors = validate(xml) if sha256_hex(xml) == report.sha256 else ["the stored XML does not match its hash"]
+    if errors or not report.valid:
+        raise PolicyViolationError("an invalid report cannot be approved; fix the case data and redraft it",
+                                   report_id=report.id, errors=errors or report.validation_errors)  # fmt: skip
+    _move(report, "approved")
+    report.approved_by, report.approved_at = approver.username, at
+    with stale_version_guard():
+        session.flush()
+    _record(session, approver, report, "approved", at)
+    return report
+
+
+def submit_report(
+    session: Session, actor: Actor, report_id: int, expected_version: int, *, now: datetime | None = None
+) -> StrReport:
+    """Mark an approved report as submitted to the FIU (the XML is what the caller uploads or sends)."""
+    require(actor, "report.approve")
+    at = moment(now)
+    report = get_report(session, report_id)
+    check_version("report", report.id, report.version, expected_version)
+    _move(report, "submitted")
+    report.submitted_by, report.submitted_at = actor.username, at
+    report.submission_count += 1
+    report.fiu_reason = None
+    with stale_version_guard():
+        session.flush()
+    _record(session, actor, report, "resubmitted" if report.submission_count > 1 else "submitted", at)
+    return report
+
+
+def acknowledge(
+    session: Session, actor: Actor, report_id: int, expected_version: int, *, fiu_ref_number: str,
+    now: datetime | None = None,
+) -> StrReport:  # fmt: skip
+    """Record the FIU's acknowledgement and its reference number."""
+    require(actor, "report.approve")
+    at = moment(now)
+    report = get_report(session, report_id)
+    check_version("report", report.id, report.version, expected_version)
+    _move(report, "acknowledged")
+    report.fiu_ref_number = required_text(fiu_ref_number, "fiu_ref_number", max_length=255)
+    report.acknowledged_at = at
+    with stale_version_guard():
+        session.flush()
+    _record(session, actor, report, "acknowledged", at, fiu_ref_number=report.fiu_ref_number)
+    return report
+
+
+def record_rejection(
+    session: Session, actor: Actor, report_id: int, expected_version: int, *, fiu_reason: str,
+    now: datetime | None = None,
+) -> StrReport:  # fmt: skip
+    """Record that the FIU rejected the report, with its reason (redraft, approve and submit again)."""
+    require(actor, "report.approve")
+    at = moment(now)
+    report = get_report(session, report_id)
+    check_version("report", report.id, report.version, expected_version)
+    _move(report, "rejected")
+    report.fiu_reason = required_text(fiu_reason, "fiu_reason", max_length=8000)
+    report.rejected_at = at
+    with stale_version_guard():
+        session.flush()
+    _record(session, actor, report, "rejected", at, fiu_reason=report.fiu_reason)
+    return report
+
+
+def list_reports(session: Session, actor: Actor, case_id: int | None = None) -> list[StrReport]:
+    require(actor, "case.read")
+    query = select(StrReport).order_by(StrReport.id)
+    if case_id is not None:
+        query = query.where(StrReport.case_id == case_id)
+    return list(session.scalars(query))
+
+
+def report_view(report: StrReport) -> dict[str, Any]:
+    """A report as plain data (without the XML)."""
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": report.id, "case_id": report.case_id, "status": report.status, "report_code": report.report_code,
+        "entity_reference": report.entity_reference, "revision": report.revision, "sha256": report.sha256,
+        "valid": report.valid, "validation_errors": list(report.validation_errors),
+        "event_ids": list(report.event_ids), "indicators": list(report.indicators),
+        "drafted_by": report.drafted_by, "drafted_at": iso(report.drafted_at), "approved_by": report.approved_by,
+        "approved_at": iso(report.approved_at), "submitted_by": report.submitted_by,
+        "submitted_at": iso(report.submitted_at), "submission_count": report.submission_count,
+        "fiu_ref_number": report.fiu_ref_number, "fiu_reason": report.fiu_reason,
+        "acknowledged_at": iso(report.acknowledged_at), "rejected_at": iso(report.rejected_at),
+        "version": report.version,
+    }  # fmt: skip

@@ -1,0 +1,90 @@
+"""``chainsleuth actions``: propose, approve, reject, list account actions, and expire those past their date.
+
+``expire-due`` is what a scheduler (cron, systemd timer) runs; the ledger guard also ignores expired freezes
+lazily, so a late run never keeps an account frozen past its expiry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from chainsleuth.cases import actions
+from chainsleuth.cli.cases_cmd import As, acting, emit
+from chainsleuth.config import get_settings
+from chainsleuth.privacy.policy import SystemActor
+from chainsleuth.store.db import open_store, session_scope
+
+app = typer.Typer(help="Account actions: freeze, unfreeze, seize, preserve (four-eyes).", no_args_is_help=True)
+Version = Annotated[int, typer.Option("--expected-version", "-v", help="The action version you read.")]
+
+
+@app.command("propose")
+def propose(
+    kind: Annotated[str, typer.Argument(help="freeze, unfreeze, seize or preserve")],
+    as_user: As,
+    reason: str = typer.Option(...),
+    account: str | None = typer.Option(None, help="Account id (freeze, unfreeze, seize)."),
+    customer: str | None = typer.Option(None, help="Customer id (preserve)."),
+    legal_basis: str | None = typer.Option(None, help="Court order, warrant, request reference…"),
+    case: int | None = typer.Option(None, help="Case id."),
+    expires: datetime | None = typer.Option(None, help="Expiry (ISO, UTC if no zone)."),
+    review: datetime | None = typer.Option(None, help="Review date (ISO, UTC if no zone)."),
+    asset: str | None = typer.Option(None, help="Seize: one asset (default: all)."),
+    to_chain: str | None = typer.Option(None, help="Seize: agency wallet chain."),
+    to_address: str | None = typer.Option(None, help="Seize: agency wallet address."),
+    to_account: str | None = typer.Option(None, help="Seize: designated seizure account."),
+) -> None:
+    """Propose an action (four-eyes: step 1)."""
+    from datetime import UTC
+
+    def zoned(value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    with acting(as_user) as (session, who):
+        action, created = actions.propose(
+            session, who, kind, reason=reason, account_id=account, customer_id=customer, legal_basis=legal_basis,
+            case_id=case, expires_at=zoned(expires), review_at=zoned(review), asset=asset,
+            destination_chain=to_chain, destination_address=to_address, destination_account_id=to_account,
+        )  # fmt: skip
+        emit({**actions.action_view(action), "created": created})
+
+
+@app.command("approve")
+def approve(action_id: int, as_user: As, expected_version: Version) -> None:
+    """Approve someone else's proposal and carry it out (four-eyes: step 2)."""
+    with acting(as_user) as (session, who):
+        emit(actions.action_view(actions.approve(session, who, action_id, expected_version)))
+
+
+@app.command("reject")
+def reject(action_id: int, as_user: As, expected_version: Version, reason: str = typer.Option(...)) -> None:
+    """Reject a proposal with a reason."""
+    with acting(as_user) as (session, who):
+        emit(actions.action_view(actions.reject(session, who, action_id, expected_version, reason=reason)))
+
+
+@app.command("list")
+def list_actions(
+    as_user: As, status: str | None = None, kind: str | None = None, account: str | None = None,
+    case: int | None = None, limit: int = 50,
+) -> None:  # fmt: skip
+    """Actions, newest first."""
+    with acting(as_user) as (session, who):
+        rows, total = actions.list_actions(session, who, status=status, kind=kind, account_id=account, case_id=case,
+                                           limit=limit)  # fmt: skip
+        emit({"total": total, "items": [actions.action_view(row) for row in rows]})
+
+
+@app.command("expire-due")
+def expire_due() -> None:
+    """Expire freezes, preservations and proposals past their expiry (run by the scheduler)."""
+    engine = open_store(get_settings().resolved_database_url)
+    try:
+        with session_scope(engine) as session:
+            expired = actions.expire_due(session, actor=SystemActor("scheduler"))
+            emit([actions.action_view(row) for row in expired])
+    finally:
+        engine.dispose()

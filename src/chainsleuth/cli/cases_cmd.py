@@ -1,0 +1,228 @@
+"""``chainsleuth cases``: list, show, open from alerts, annotate, move through the workflow, add evidence, and
+the goAML reports (``chainsleuth cases report draft|validate|approve|submit|ack|reject``).
+
+Commands act as a platform user: ``--as USERNAME`` with the password from ``CHAINSLEUTH_PASSWORD`` or a
+prompt, checked by :func:`chainsleuth.store.users.authenticate`, so that the permission matrix, four-eyes and
+the audit log apply on the command line exactly as over HTTP. Output is JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.orm import Session
+
+from chainsleuth.api.deps import Principal
+from chainsleuth.cases import evidence, service, views
+from chainsleuth.cases.goaml import filing
+from chainsleuth.cases.goaml.validate import validate
+from chainsleuth.config import get_settings
+from chainsleuth.store.db import open_store, session_scope
+from chainsleuth.store.models.cases import StrReport
+from chainsleuth.store.models.users import Role
+from chainsleuth.store.users import authenticate
+
+app = typer.Typer(help="Cases: triage, workflow, notes, evidence and goAML reports.", no_args_is_help=True)
+evidence_app = typer.Typer(help="Evidence of a case.", no_args_is_help=True)
+report_app = typer.Typer(help="goAML STR/SAR reports of a case.", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(report_app, name="report")
+
+As = Annotated[str, typer.Option("--as", help="Act as this user (password: CHAINSLEUTH_PASSWORD or a prompt).")]
+Version = Annotated[int, typer.Option("--expected-version", "-v", help="The case version you read (see `show`).")]
+
+
+def _password() -> str:
+    return os.environ.get("CHAINSLEUTH_PASSWORD") or str(typer.prompt("password", hide_input=True))
+
+
+@contextmanager
+def acting(username: str) -> Iterator[tuple[Session, Principal]]:
+    """A session in one transaction and the authenticated user acting in it."""
+    engine = open_store(get_settings().resolved_database_url)
+    try:
+        with session_scope(engine) as session:
+            user = authenticate(session, username, _password())
+            yield session, Principal(username=user.username, display_name=user.display_name, role=Role(user.role),
+                                     agency_id=user.agency_id)  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def emit(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@app.command("list")
+def list_cases(
+    as_user: As, status: str | None = None, queue: str | None = None, assignee: str | None = None,
+    overdue: Annotated[bool | None, typer.Option("--overdue/--not-overdue")] = None, limit: int = 50,
+) -> None:  # fmt: skip
+    """Cases, most urgent deadline first."""
+    with acting(as_user) as (session, who):
+        rows, total = service.list_cases(session, who, status=status, queue=queue, assignee=assignee,
+                                         overdue=overdue, limit=limit)  # fmt: skip
+        emit({"total": total, "items": [views.case_view(row) for row in rows]})
+
+
+@app.command("show")
+def show(case_id: int, as_user: As, timeline: bool = typer.Option(False, help="Include the timeline.")) -> None:
+    """One case with its alerts, links, notes and evidence."""
+    with acting(as_user) as (session, who):
+        data = views.case_detail(session, service.get_case(session, who, case_id))
+        if timeline:
+            data["timeline"] = [views.event_view(e) for e in service.timeline(session, who, case_id)]
+        emit(data)
+
+
+@app.command("create")
+def create(
+    as_user: As,
+    from_alert: Annotated[list[int] | None, typer.Option("--from-alert", help="Alert id (repeatable).")] = None,
+    title: str | None = None, queue: str | None = None, priority: str = "medium",
+) -> None:  # fmt: skip
+    """Open a case from one or more alerts, or manually (with --title)."""
+    with acting(as_user) as (session, who):
+        if from_alert:
+            case = service.create_from_alerts(session, who, from_alert, title=title, queue=queue, priority=priority)
+        else:
+            if not title:
+                raise typer.BadParameter("a manual case needs --title")
+            case = service.create_case(session, who, title=title, queue=queue, priority=priority)
+        emit(views.case_view(case))
+
+
+@app.command("note")
+def note(case_id: int, text: str, as_user: As, expected_version: Version) -> None:
+    """Add a note."""
+    with acting(as_user) as (session, who):
+        emit(views.note_view(service.add_note(session, who, case_id, expected_version, text)))
+
+
+@app.command("status")
+def status(
+    case_id: int, new_status: str, as_user: As, expected_version: Version,
+    decision: str | None = None, reason: str | None = None,
+) -> None:  # fmt: skip
+    """Move the case (investigating, escalated, closed --decision --reason) or `reopen --reason`."""
+    with acting(as_user) as (session, who):
+        if new_status == "reopen":
+            case = service.reopen(session, who, case_id, expected_version, reason=reason or "")
+        else:
+            case = service.change_status(session, who, case_id, expected_version, new_status, decision=decision,
+                                         reason=reason)  # fmt: skip
+        emit(views.case_view(case))
+
+
+@evidence_app.command("add")
+def evidence_add(
+    case_id: int, as_user: As, expected_version: Version,
+    file: Annotated[Path | None, typer.Option(help="A document to store (size-limited).")] = None,
+    result: Annotated[Path | None, typer.Option(help="A trace or exposure result as a JSON file.")] = None,
+    kind: str = typer.Option("trace", help="trace or exposure (with --result)."),
+    events: Annotated[list[str] | None, typer.Option("--event", help="Ledger event id (repeatable).")] = None,
+    title: str | None = None,
+) -> None:  # fmt: skip
+    """Attach a document, a trace/exposure result, or a ledger extract; prints its SHA-256."""
+    if sum(x is not None and x != [] for x in (file, result, events)) != 1:
+        raise typer.BadParameter("give exactly one of --file, --result, --event")
+    with acting(as_user) as (session, who):
+        if file is not None:
+            with file.open("rb") as handle:
+                row = evidence.add_document(session, who, case_id, expected_version, handle, filename=file.name,
+                                            title=title)  # fmt: skip
+        elif result is not None:
+            payload = json.loads(result.read_text(encoding="utf-8"))
+            row = evidence.add_result(
+                session, who, case_id, expected_version, kind, payload, title=title or result.name
+            )
+        else:
+            row = evidence.add_ledger_extract(session, who, case_id, expected_version, events or [],
+                                              title=title or "Ledger extract")  # fmt: skip
+        emit({**views.evidence_view(row), "content": None})
+
+
+@evidence_app.command("verify")
+def evidence_verify(case_id: int, as_user: As) -> None:
+    """Recompute every evidence hash; exit 1 if any piece was modified or is missing."""
+    with acting(as_user) as (session, who):
+        checks = evidence.verify_evidence(session, who, case_id)
+        emit([vars(c) for c in checks])
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+@report_app.command("draft")
+def report_draft(
+    case_id: int, as_user: As, reason: str = typer.Option(...), action: str = typer.Option(...),
+    event: Annotated[list[str] | None, typer.Option(help="Ledger event (default: the case's).")] = None,
+    indicator: Annotated[list[str] | None, typer.Option(help="Report indicator code.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the XML here too.")] = None,
+) -> None:  # fmt: skip
+    """Generate and validate a goAML report from the case."""
+    with acting(as_user) as (session, who):
+        report = filing.draft_report(session, who, case_id, reason=reason, action=action, event_ids=event,
+                                     indicators=indicator)  # fmt: skip
+        if out is not None:
+            out.write_text(report.xml, encoding="utf-8")
+        emit(filing.report_view(report))
+
+
+@report_app.command("validate")
+def report_validate(xml_file: Path) -> None:
+    """Validate an XML file against the shipped goAML 5.0.2 schema; exit 1 listing the errors."""
+    errors = validate(xml_file.read_bytes())
+    emit({"file": str(xml_file), "valid": not errors, "errors": errors})
+    if errors:
+        raise typer.Exit(1)
+
+
+def _transition(report_id: int, as_user: As, expected_version: int, step: str, **kwargs: Any) -> None:
+    with acting(as_user) as (session, who):
+        functions: dict[str, Callable[..., StrReport]] = {
+            "approve": filing.approve_report, "ack": filing.acknowledge, "reject": filing.record_rejection,
+            "redraft": filing.redraft,
+        }  # fmt: skip
+        report = functions[step](session, who, report_id, expected_version, **kwargs)
+        emit(filing.report_view(report))
+
+
+@report_app.command("approve")
+def report_approve(report_id: int, as_user: As, expected_version: Version) -> None:
+    """Approve a valid report drafted by someone else (four-eyes)."""
+    _transition(report_id, as_user, expected_version, "approve")
+
+
+@report_app.command("submit")
+def report_submit(
+    report_id: int, as_user: As, expected_version: Version, out: Path = typer.Option(..., help="XML file to write.")
+) -> None:
+    """Mark the approved report as submitted and write its XML for upload to the FIU."""
+    with acting(as_user) as (session, who):
+        report = filing.submit_report(session, who, report_id, expected_version)
+        out.write_text(report.xml, encoding="utf-8")
+        emit({**filing.report_view(report), "file": str(out)})
+
+
+@report_app.command("ack")
+def report_ack(report_id: int, as_user: As, expected_version: Version, fiu_ref: str = typer.Option(...)) -> None:
+    """Record the FIU's acknowledgement and reference number."""
+    _transition(report_id, as_user, expected_version, "ack", fiu_ref_number=fiu_ref)
+
+
+@report_app.command("reject")
+def report_reject(report_id: int, as_user: As, expected_version: Version, reason: str = typer.Option(...)) -> None:
+    """Record the FIU's rejection and its reason."""
+    _transition(report_id, as_user, expected_version, "reject", fiu_reason=reason)
+
+
+@report_app.command("redraft")
+def report_redraft(report_id: int, as_user: As, expected_version: Version) -> None:
+    """Regenerate a drafted or rejected report as a new revision."""
+    _transition(report_id, as_user, expected_version, "redraft")

@@ -1,0 +1,137 @@
+"""Evaluation on the world simulator's ground truth: recall per typology, false positives per 1,000 customers.
+
+The exchange ledger becomes a customer-level transfer graph (amounts in USD, time in seconds):
+
+- ``internal_transfer``: customer -> counterparty customer;
+- ``withdrawal``: customer -> ``address:<chain>:<destination>`` (a destination shared by customers shows up as fan-in);
+- ``deposit``: ``deposit_address:<address>`` -> customer (the ledger knows our deposit address, not the sender);
+- ``fiat_deposit`` / ``fiat_withdrawal``: ``bank:<reference>`` <-> customer (one bank account behind many
+  customers is a red flag).
+
+Labels come from ``ground_truth/customer_labels.csv``: a customer is illicit from ``first_illicit_at`` unless
+its role is ``victim``. Only customers are scored. The report keeps one entry per detector under ``methods`` so
+that the rule engine's results can be added next to the model's with the same metrics.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from chainsleuth.monitor.evaluation.accounts import AccountTask, evaluate_accounts
+from chainsleuth.monitor.features.bulk import FeatureConfig
+from chainsleuth.monitor.features.edges import EdgeList, FeatureError
+
+DAY = 86_400
+WORLD_CONFIG = FeatureConfig(windows=(DAY, 7 * DAY, 30 * DAY), pattern_window=7 * DAY, fast_window=DAY)
+NOT_ILLICIT_ROLES = frozenset({"victim"})
+
+
+def _col(t: pa.Table, name: str) -> list[Any]:
+    return t.column(name).to_pylist() if name in t.column_names else [None] * t.num_rows
+
+
+def ledger_edges(world_dir: Path) -> tuple[EdgeList, list[str]]:
+    """The customer-level transfer graph of a world's ledger, and the list of customer ids."""
+    ledger = world_dir / "exchange" / "ledger_events.parquet"
+    customers_p = world_dir / "exchange" / "customers.parquet"
+    if not ledger.is_file() or not customers_p.is_file():
+        raise FeatureError(f"{world_dir} is not a world export (needs exchange/ledger_events.parquet, customers)")
+    t = pq.read_table(ledger)
+    secs = pc.divide(pc.cast(pc.cast(t.column("timestamp"), pa.timestamp("us")), pa.int64()), 1_000_000)
+    ts = secs.to_pylist()
+    etype, cust, cpty = _col(t, "event_type"), _col(t, "customer_id"), _col(t, "counterparty_customer_id")
+    addr, chain, bank, usd = _col(t, "address"), _col(t, "chain"), _col(t, "bank_reference"), _col(t, "usd_value")
+    src: list[str] = []
+    dst: list[str] = []
+    amt: list[float] = []
+    tim: list[int] = []
+    for i, kind in enumerate(etype):
+        if kind == "internal_transfer":
+            s, d = cust[i], cpty[i]
+        elif kind == "withdrawal":
+            s, d = cust[i], f"address:{chain[i]}:{addr[i]}"
+        elif kind == "deposit":
+            s, d = f"deposit_address:{addr[i]}", cust[i]
+        elif kind == "fiat_deposit":
+            s, d = f"bank:{bank[i]}", cust[i]
+        elif kind == "fiat_withdrawal":
+            s, d = cust[i], f"bank:{bank[i]}"
+        else:
+            continue
+        if s is None or d is None:
+            continue
+        src.append(str(s))
+        dst.append(str(d))
+        amt.append(float(usd[i] or 0.0))
+        tim.append(int(ts[i]))
+    customers = [str(c) for c in pq.read_table(customers_p, columns=["customer_id"]).column(0).to_pylist()]
+    nodes = np.array(sorted(set(customers) | set(src) | set(dst)), dtype=object)
+    return EdgeList.from_arrays(np.array(src, dtype=object), np.array(dst, dtype=object), amt, tim, nodes=nodes), customers
+
+
+def world_labels(world_dir: Path) -> dict[str, tuple[float, str]]:
+    """customer id -> (onset in unix seconds, typology) for illicit customers (earliest incident wins)."""
+    path = world_dir / "ground_truth" / "customer_labels.csv"
+    if not path.is_file():
+        raise FeatureError(f"{path} not found")
+    out: dict[str, tuple[float, str]] = {}
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("role") in NOT_ILLICIT_ROLES:
+                continue
+            at = dt.datetime.fromisoformat(row["first_illicit_at"].replace("Z", "+00:00")).timestamp()
+            if row["customer_id"] not in out or at < out[row["customer_id"]][0]:
+                out[row["customer_id"]] = (at, row["label"])
+    return out
+
+
+def world_task(world_dir: Path, *, config: FeatureConfig = WORLD_CONFIG, budget: float = 0.01) -> AccountTask:
+    edges, customers = ledger_edges(world_dir)
+    labels = world_labels(world_dir)
+    ids = [str(x) for x in edges.labels]
+    onset = np.array([labels[i][0] if i in labels else np.nan for i in ids], dtype=np.float64)
+    groups = [labels[i][1] if i in labels else None for i in ids]
+    cust = set(customers)
+    eligible = np.array([i in cust for i in ids])
+    t0, t1 = int(edges.time.min()), int(edges.time.max())
+    times = _split_times(onset[eligible], t0, t1)
+    return AccountTask(
+        "world", edges, onset, tuple(times[:3]), times[3], times[4], t0 - 1, config, groups, eligible, budget
+    )
+
+
+def _split_times(onset: np.ndarray, t0: int, t1: int) -> list[int]:
+    """Snapshot times at the 20/40/60/80% quantiles of the illicit onsets, then the end of the data.
+
+    A simulated world plants its incidents unevenly in time, so equal calendar periods can leave the test
+    period without a single positive. Cutting at onset quantiles keeps positives in every period; the cut
+    points are a property of the data set (like the published Elliptic steps 34/35), not tuned on any model.
+    """
+    on = np.sort(onset[np.isfinite(onset)])
+    if on.size < 5:
+        raise FeatureError(f"the world has {on.size} illicit customers: too few for a time split (need 5)")
+    cuts = [int(np.quantile(on, q)) for q in (0.2, 0.4, 0.6, 0.8)]
+    times = sorted(set([max(t0, c) for c in cuts] + [max(t1, cuts[-1] + 1)]))
+    if len(times) < 5:
+        raise FeatureError("illicit onsets are too concentrated in time for five snapshots")
+    return times
+
+
+def evaluate_world(world_dir: Path, *, seeds: Sequence[int] = (0, 1, 2, 3, 4)) -> dict[str, Any]:
+    """Model (and simple rules) on the world; per-typology recall and false positives per 1,000 customers."""
+    task = world_task(world_dir)
+    report = evaluate_accounts(task, seeds=seeds, methods=("rules", "lgbm_raw", "lgbm_graph"))
+    report["note"] = (
+        "fp_per_1000 = false alerts per 1,000 customers scored in the test period; the rule library's "
+        "results belong under methods as further entries with the same metrics"
+    )
+    return report

@@ -1,0 +1,58 @@
+"""Evidence: hashes recorded and verified, documents stored under the data dir and size-limited."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, update
+
+from chainsleuth.cases import evidence, service
+from chainsleuth.config import Settings
+from chainsleuth.errors import PayloadTooLargeError
+from chainsleuth.store.db import session_scope
+from chainsleuth.store.models import CaseEvidence
+from tests.cases.conftest import ANALYST, NOW
+
+
+class _Trace:
+    def to_dict(self) -> dict[str, object]:
+        return {"source": "addr", "terminals": [{"entity": "mixer", "share": 0.4}]}
+
+
+def test_evidence_hashes_detect_modification(loaded: Engine, settings: Settings) -> None:
+    with session_scope(loaded) as s:
+        case = service.create_case(s, ANALYST, title="evidence", now=NOW)
+        trace = evidence.add_result(s, ANALYST, case.id, case.version, "trace", _Trace(), title="trace", now=NOW)
+        exposure = evidence.add_result(s, ANALYST, case.id, case.version, "exposure", {"tier": "high"},
+                                       title="exposure", now=NOW)  # fmt: skip
+        extract = evidence.add_ledger_extract(s, ANALYST, case.id, case.version, ["E0000000004", "E0000000001"],
+                                              now=NOW)  # fmt: skip
+        assert "bank_reference" not in (extract.content or "")
+        assert "203.0.113.5" not in (extract.content or "")
+        doc = evidence.add_document(s, ANALYST, case.id, case.version, b"police report", filename="../rep ort.pdf",
+                                    media_type="application/pdf", settings=settings, now=NOW)  # fmt: skip
+        assert doc.storage_path is not None
+        assert doc.storage_path.startswith("evidence/case-")
+        assert (settings.data_dir / doc.storage_path).read_bytes() == b"police report"
+        checks = evidence.verify_evidence(s, ANALYST, case.id, settings=settings)
+        assert all(c.ok for c in checks)
+        assert len(checks) == 4
+        case_id, doc_id, trace_id = case.id, doc.id, trace.id
+        assert exposure.sha256 != trace.sha256
+    (settings.data_dir / doc.storage_path).write_bytes(b"police report (edited)")
+    with session_scope(loaded) as s:
+        s.execute(update(CaseEvidence).where(CaseEvidence.id == trace_id).values(content='{"source":"other"}'))
+    with session_scope(loaded) as s:
+        bad = {c.evidence_id: c for c in evidence.verify_evidence(s, ANALYST, case_id, settings=settings) if not c.ok}
+        assert set(bad) == {doc_id, trace_id}
+        assert bad[doc_id].problem is not None
+        assert "does not match" in bad[doc_id].problem
+
+
+def test_document_over_the_limit_is_refused(loaded: Engine, settings: Settings) -> None:
+    with session_scope(loaded) as s:
+        case = service.create_case(s, ANALYST, title="big", now=NOW)
+        with pytest.raises(PayloadTooLargeError):
+            evidence.add_document(s, ANALYST, case.id, case.version, b"x" * 2048, filename="big.bin",
+                                  settings=settings, now=NOW)  # fmt: skip
+    leftovers = list((settings.data_dir / "evidence").rglob("*"))
+    assert [p for p in leftovers if p.is_file()] == []
