@@ -8,8 +8,11 @@ export DEBIAN_FRONTEND=noninteractive
 # package name -> a file that proves it is installed
 declare -A PROVIDES=(
   [postgresql]="/usr/lib/postgresql/*/bin/initdb"
+  [chromium]="/usr/bin/chromium"
+  [fonts-dejavu-core]="/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 )
-PACKAGES=(postgresql)
+# chromium: the browser the page tests drive through Playwright (never Playwright's own download).
+PACKAGES=(postgresql chromium fonts-dejavu-core)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

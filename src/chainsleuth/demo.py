@@ -25,6 +25,7 @@ from chainsleuth.ingest.etl import IngestReport, ingest_world_chains
 from chainsleuth.ingest.etl_common import IngestProgress
 from chainsleuth.ingest.ledger import LoadReport, load_exchange
 from chainsleuth.privacy.keyfile import create_key_file
+from chainsleuth.privacy.keyring import configure_privacy
 from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.migrate import upgrade_to_head
@@ -147,6 +148,7 @@ def prepare_demo(
         )
 
     engine = create_engine_for(settings.resolved_database_url)
+    configure_privacy(engine, settings)
     try:
         upgrade_to_head(engine)
         ledger = load_exchange(world_dir, engine, tasks.ledger())

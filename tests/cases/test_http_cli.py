@@ -3,6 +3,7 @@ the report XML downloadable, acting users authenticated."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,15 +123,24 @@ def test_cli_cases_actions_reports(
         result = runner.invoke(cases_cmd.app, ["report", "draft", "1", "--as", "sam", "--reason", "r", "--action", "a",
                                                "--out", str(xml)])  # fmt: skip
         assert result.exit_code == 0, result.output
+        version = json.loads(result.output)["version"]
         assert runner.invoke(cases_cmd.app, ["report", "validate", str(xml)]).exit_code == 0
-        assert runner.invoke(cases_cmd.app, ["report", "approve", "1", "--as", "col", "-v", "1"]).exit_code == 0
+        result = runner.invoke(cases_cmd.app, ["report", "approve", "1", "--as", "col", "-v", str(version)])
+        assert result.exit_code == 0, result.output
         sent = tmp_path / "sent.xml"
-        result = runner.invoke(cases_cmd.app, ["report", "submit", "1", "--as", "col", "-v", "2", "--out", str(sent)])
+        version = json.loads(result.output)["version"]
+        result = runner.invoke(cases_cmd.app, ["report", "submit", "1", "--as", "col", "-v", str(version), "--out",
+                                               str(sent)])  # fmt: skip
         assert result.exit_code == 0, result.output
         assert sent.read_text(encoding="utf-8") == xml.read_text(encoding="utf-8")
-        assert runner.invoke(cases_cmd.app, ["report", "ack", "1", "--as", "col", "-v", "3", "--fiu-ref", "F1"]).exit_code == 0
-        result = runner.invoke(actions_cmd.app, ["propose", "freeze", "--as", "sam", "--account", "A0000001",
-                                                 "--reason", "r", "--legal-basis", "order", "--expires", "2099-01-01"])  # fmt: skip
+        version = json.loads(result.output)["version"]
+        result = runner.invoke(
+            cases_cmd.app, ["report", "ack", "1", "--as", "col", "-v", str(version), "--fiu-ref", "F1"]
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["status"] == "acknowledged"
+        proposal = ["propose", "freeze", "--as", "sam", "--account", "A0000001", "--reason", "r"]
+        result = runner.invoke(actions_cmd.app, [*proposal, "--legal-basis", "order", "--expires", "2099-01-01"])
         assert result.exit_code == 0, result.output
         refused = runner.invoke(actions_cmd.app, ["approve", "1", "--as", "sam", "-v", "1"])
         assert refused.exit_code != 0

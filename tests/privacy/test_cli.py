@@ -115,11 +115,15 @@ def test_audit_verify_export_and_tamper(configured: Engine, tmp_path: Path) -> N
     exported = runner.invoke(audit_app, ["export", "--since", "2000-01-01", "--output", str(target)])
     assert exported.exit_code == 0, exported.output
     lines = [json.loads(line) for line in target.read_text().splitlines()]
-    assert [line["seq"] for line in lines] == [1, 2]
+    assert [line["action"] for line in lines] == [
+        "ingest.exchange",
+        "privacy.rotate_key.start",
+        "privacy.rotate_key.complete",
+    ]
     assert lines[1]["prev_hash"] == lines[0]["entry_hash"]
     assert runner.invoke(audit_app, ["export", "--since", "2999-01-01"]).stdout == ""
     with configured.begin() as connection:
-        connection.execute(text("UPDATE audit_log SET actor = 'someone' WHERE seq = 1"))
+        connection.execute(text("UPDATE audit_log SET actor = 'someone' WHERE seq = 2"))
     tampered = runner.invoke(audit_app, ["verify"])
     assert isinstance(tampered.exception, IntegrityError)
-    assert tampered.exception.details["first_bad_seq"] == 1
+    assert tampered.exception.details["first_bad_seq"] == 2

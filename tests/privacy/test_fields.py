@@ -10,11 +10,14 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from chainsleuth.errors import ConfigurationError, IntegrityError, InvalidInputError
+from chainsleuth.ingest.ledger import load_exchange
 from chainsleuth.privacy.fields import find_customers, ip_index, reindex
 from chainsleuth.privacy.keyring import install_privacy
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.models import Customer, LedgerEvent
 from chainsleuth.store.models.personal import personal_fields_registry
+
+from .conftest import FIXTURE
 
 #: Clear values from the committed fixture that must never appear on disk.
 SECRETS = [
@@ -57,6 +60,18 @@ def test_loaded_fixture_leaves_no_personal_value_in_clear(loaded: Engine) -> Non
     assert all(len(row.email_bidx) == 32 for row in stored)
     assert ips
     assert all(row.ip.startswith("v1:") and row.ip_bidx for row in ips)
+
+
+def test_the_load_is_audited(loaded: Engine) -> None:
+    from chainsleuth.privacy import audit
+
+    with session_scope(loaded) as session:
+        (entry,) = audit.tail(session, 1)
+    assert (entry.actor, entry.action, entry.object_type) == ("system:ingest", "ingest.exchange", "world")
+    assert '"customers":3' in entry.details
+    load_exchange(FIXTURE, loaded)  # a repeated load adds nothing and records nothing
+    with session_scope(loaded) as session:
+        assert audit.verify(session).entries == 1
 
 
 def test_every_registered_personal_column_is_encrypted(loaded: Engine) -> None:
@@ -175,6 +190,7 @@ def test_configure_privacy_reads_the_settings_key_file(
     """The app and the demo pass their settings: the engine uses that key file, not the process's settings."""
     from chainsleuth.config import Settings
     from chainsleuth.privacy import keyring
+    from chainsleuth.privacy.crypto import keys_for
     from chainsleuth.privacy.keyfile import create_key_file, read_key_file
 
     settings = Settings(data_dir=tmp_path / "data")
@@ -185,7 +201,7 @@ def test_configure_privacy_reads_the_settings_key_file(
         crypto = keyring.configure_privacy(engine, settings)
         with session_scope(engine) as session:
             session.add(_customer("C7", "Kim Keyfile", "kim@example.org"))
-        assert crypto.keys.check_value(1) == keyring.keys_for(read_key_file(settings.resolved_key_file)).check_value(1)
+        assert crypto.keys.check_value(1) == keys_for(read_key_file(settings.resolved_key_file)).check_value(1)
         with session_scope(engine) as session:
             assert [c.email for c in find_customers(session, name="kim keyfile")] == ["kim@example.org"]
     finally:

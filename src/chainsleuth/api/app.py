@@ -15,6 +15,7 @@ from chainsleuth.api.routers import auth, chain, exchange, monitor, system
 from chainsleuth.api.security import install_security_headers
 from chainsleuth.api.tokens import TokenSigner
 from chainsleuth.config import Settings
+from chainsleuth.privacy.keyring import configure_privacy
 from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.db import open_store
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, world_dir: P
     )
     app.state.settings = settings
     app.state.engine = engine if engine is not None else open_store(settings.resolved_database_url)
+    configure_privacy(app.state.engine, settings)
     app.state.chain_store = ChainStore(settings.chain_dir)
     app.state.token_signer = TokenSigner(settings.secret_key.get_secret_value())
     app.state.world_dir = world_dir
@@ -44,8 +46,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None, world_dir: P
     for router in (system.router, auth.router, exchange.router, chain.router, monitor.router):
         app.include_router(router)
 
+    # -- web pages (issue 7): the analyst console; "/" opens the dashboard (or the log-in page) -----------
+    from chainsleuth.web.router import install_web
+
+    install_web(app)
+
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/dashboard")
 
     return app

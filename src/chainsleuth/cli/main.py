@@ -40,6 +40,8 @@ def _register_groups() -> None:
     app.add_typer(ingest_cmd.app, name="ingest")
     app.add_typer(chain_cmd.app, name="chain")
     app.add_typer(tags_cmd.app, name="tags")
+    app.add_typer(privacy_cmd.app, name="privacy")
+    app.add_typer(audit_cmd.app, name="audit")
     app.add_typer(monitor_cmd.app, name="monitor")
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(config_cmd.keys_app, name="keys")

@@ -9,12 +9,13 @@ addresses (``--deposits``: a trace then ends at the customer's account). Every r
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -199,7 +200,19 @@ def _print_trace(result: TraceResult, paths: int) -> None:
                 )
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reflow(func: F) -> F:
+    """Join the docstring's wrapped lines into paragraphs: the docstring is the command's ``--help`` text and
+    rich help keeps single line breaks, which the terminal would then break a second time."""
+    doc = inspect.cleandoc(func.__doc__ or "")
+    func.__doc__ = "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n"))
+    return func
+
+
 @app.command("trace")
+@_reflow
 def trace_cmd(
     target: str = typer.Argument(..., help="An address, a transaction hash, or TXHASH:INDEX for one bitcoin output."),
     chain: str = ChainOption,
@@ -278,6 +291,7 @@ def _entity_addresses(ctx: Context, chain: str, address: str, cluster: bool) -> 
 
 
 @app.command("exposure")
+@_reflow
 def exposure_cmd(
     address: str = typer.Argument(..., help="The address to rate."),
     chain: str = ChainOption,
@@ -337,6 +351,7 @@ def exposure_cmd(
 
 
 @app.command("path")
+@_reflow
 def path_cmd(
     source: str = typer.Argument(..., help="From this address."),
     target: str = typer.Argument(..., help="To this address."),

@@ -13,7 +13,8 @@ The load is
 * **strict**: all files' headers are checked before anything is written; a bad value stops the load with a
   :class:`MalformedFileError` naming the file and row, and the batch containing it is rolled back entirely;
 * **private**: personal columns are encrypted and their blind indexes computed
-  (:func:`chainsleuth.privacy.fields.protect_batch`) before a batch reaches the database.
+  (:func:`chainsleuth.privacy.fields.protect_batch`) before a batch reaches the database, and a load that
+  added rows is recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ from chainsleuth.errors import MalformedFileError, NotFoundError, StorageError
 from chainsleuth.ingest.bulk import insert_batch, missing_keys, table_is_empty
 from chainsleuth.ingest.exchange_files import Batch, ExchangeFile, sha256_of
 from chainsleuth.ingest.exchange_schema import EXCHANGE_TABLES, TableSpec
+from chainsleuth.privacy import audit
 from chainsleuth.privacy.fields import protect_batch
 from chainsleuth.privacy.keyring import ensure_keyring
+from chainsleuth.privacy.policy import SystemActor
 from chainsleuth.store.models.ingest import IngestRun
 from chainsleuth.store.types import utcnow
 
@@ -116,6 +119,11 @@ def load_exchange(
     for file, total in zip(files, totals, strict=True):
         report.tables.append(_load_file(engine, file, total, progress, batch_size))
     report.seconds = time.monotonic() - started
+    if report.rows_inserted:  # loading personal data is an action on personal data: audited
+        details = {table.table: table.rows_inserted for table in report.tables}
+        audit.record_independently(
+            engine, SystemActor("ingest"), "ingest.exchange", "world", str(world_dir), None, details
+        )
     return report
 
 

@@ -193,5 +193,6 @@ def test_bridge_is_crossed_unless_asked() -> None:
     assert [h.bridge_memo for h in term.paths[0].hops] == [None, "=:ETH:0x03", None]
     stopped = trace(g, edge_source(0, graph=g), stops=stops, cross_bridge=False)
     assert [(t.entity, t.reason, t.amount) for t in stopped.terminals] == [("B", "service", 1.0)]
+    assert [(t.entity, t.amount) for t in trace(g, edge_source(0, graph=g)).terminals] == [("addr#4", 20.0)]
     back = trace(g, edge_source(2, graph=g, hop=0), direction="backward", stops=stops)
     assert [(t.entity, t.amount, t.share) for t in back.terminals] == [("addr#0", 1.0, 1.0)]

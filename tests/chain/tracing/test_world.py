@@ -98,3 +98,32 @@ def test_stops_cover_whole_tagged_clusters(world: LoadedWorld) -> None:
     assert stops.addresses.tolist() == [3, 7, 9]  # bitcoin addresses come first in the graph's id space
     assert {e.key for e in stops.entities} == {"bitcoin:3"}
     assert stops_from_attributions(world.graph, world.store, attributions).addresses.tolist() == [3]
+
+
+def test_sources_tx_output_and_backward(world: LoadedWorld) -> None:
+    incident = world.incident("phone_theft")
+    details = incident["details"]
+    (expected,) = incident["terminal_accounts"]
+    theft_tx = incident["tx_hashes"]["bitcoin"][0]
+    resolver = StoreResolver(world.store)
+    by_tx = trace(
+        world.graph, resolve_source(world.graph, world.store, "bitcoin", theft_tx, "forward"), hops=6, stops=world.stops
+    )
+    assert sum(t.share for t in by_tx.terminals if t.entity == expected["account_id"]) > 0.95
+    output = resolve_source(world.graph, world.store, "bitcoin", f"{theft_tx}:0", "forward")
+    assert output.first_hop == 0
+    assert len(output.edges) == 1
+    assert trace(world.graph, output, hops=6, stops=world.stops).terminals[0].entity == expected["account_id"]
+    # Backward from the thief's deposit address: the money came from the victim, who bought it at an exchange.
+    back = trace(
+        world.graph,
+        resolve_source(world.graph, world.store, "bitcoin", details["thief_deposit_address"], "backward"),
+        direction="backward",
+        hops=8,
+        stops=world.services,
+        resolver=resolver,
+    )
+    assert back.shares == pytest.approx({"service": 1.0})
+    (origin,) = back.terminals
+    assert origin.category == "exchange"
+    assert any(h.to_address == details["victim_address"] for h in origin.paths[0].hops)

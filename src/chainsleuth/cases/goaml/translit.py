@@ -58,9 +58,16 @@ def _greek_accents_first(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
 
 
+#: Greek digraphs romanised as a unit (before the letter table).
+DIGRAPHS: dict[str, str] = {"ου": "ou", "Ου": "Ou", "ΟΥ": "OU", "μπ": "b", "Μπ": "B", "ντ": "d", "Ντ": "D"}
+
+
 def to_ascii(text: str) -> str:
     """``text`` reduced to goAML's name alphabet ``[a-zA-Z0-9 .'-]`` (may be empty for other scripts)."""
-    mapped = "".join(TABLE.get(ch, ch) for ch in _greek_accents_first(text))
+    plain = _greek_accents_first(text)
+    for digraph, latin in DIGRAPHS.items():
+        plain = plain.replace(digraph, latin)
+    mapped = "".join(TABLE.get(ch, ch) for ch in plain)
     decomposed = unicodedata.normalize("NFKD", mapped)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     ascii_only = _NOT_ALLOWED.sub(" ", stripped)

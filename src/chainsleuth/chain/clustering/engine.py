@@ -301,10 +301,11 @@ def cluster_chain(
             report.seconds = time.perf_counter() - started
             return report
         previous = clusters.cluster_of(old) if old is not None else None
-        n_addresses = store.chain_state(chain).address_count
         say("reading the chain store")
         if kind == "utxo":
-            view = load_utxo_view(store, chain, min_block=old.height + 1 if mode == "incremental" and old else None)
+            # pinned to ``height``: an ingest committing meanwhile is picked up by the next run
+            first = old.height + 1 if mode == "incremental" and old else None
+            view = load_utxo_view(store, chain, min_block=first, max_block=height)
             say("detecting CoinJoins and building edges")
             edges = utxo_edges(view, opts)
         else:
@@ -319,6 +320,12 @@ def cluster_chain(
                 opts,
             )
         say("joining clusters")
+        # read after the data, so that every address id in it is covered even if an ingest committed meanwhile
+        n_addresses = max(
+            store.chain_state(chain).address_count,
+            int(edges.src.max(initial=-1)) + 1,
+            int(edges.dst.max(initial=-1)) + 1,
+        )
         valid = (edges.src >= 0) & (edges.dst >= 0)
         base = previous if mode == "incremental" else None
         cluster_of = apply_edges(base, n_addresses, edges.src[valid], edges.dst[valid])

@@ -113,8 +113,10 @@ def address_types(store: ChainStore, chain: str) -> tuple[Int64Array, tuple[str,
     return codes, names
 
 
-def load_utxo_view(store: ChainStore, chain: str = "bitcoin", *, min_block: int | None = None) -> UtxoView:
-    """Load inputs and outputs of ``chain`` (of blocks ``>= min_block`` when given) with address types.
+def load_utxo_view(
+    store: ChainStore, chain: str = "bitcoin", *, min_block: int | None = None, max_block: int | None = None
+) -> UtxoView:
+    """Load inputs and outputs of ``chain`` (of blocks ``min_block..max_block`` when given) with address types.
 
     Spends are resolved within the loaded blocks only, which is all the incremental path needs (its heuristics
     look at one transaction at a time); look-ahead heuristics are always run on a full view.
@@ -124,8 +126,11 @@ def load_utxo_view(store: ChainStore, chain: str = "bitcoin", *, min_block: int 
         "inputs",
         ["tx_id", "address_id", "value", "spent_tx_id", "spent_output_index"],
         min_block=min_block,
+        max_block=max_block,
     )
-    outputs = store.table(chain, "outputs", ["tx_id", "output_index", "address_id", "value"], min_block=min_block)
+    outputs = store.table(
+        chain, "outputs", ["tx_id", "output_index", "address_id", "value"], min_block=min_block, max_block=max_block
+    )
     types, names = address_types(store, chain)
 
     def col(table: pa.Table, name: str) -> Int64Array:

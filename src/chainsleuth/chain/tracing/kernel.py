@@ -228,11 +228,14 @@ class Kernel:
         inj_e = np.empty(0, np.int64)
         inj_t = np.empty(0, np.float64)
         inj_u = np.empty(0, np.float64)
-        if fr.hop > 0 and stop_mask is not None:
-            stopped = (holder >= 0) & ~fr.injected
-            stopped[stopped] = stop_mask[holder[stopped]]
-            if cross_bridge and len(self._bridge_from) and fr.hop < hops and stopped.any():
-                where = np.flatnonzero(stopped)
+        if fr.hop > 0:
+            stopped = np.zeros(len(e), dtype=bool)
+            if stop_mask is not None:
+                stopped = (holder >= 0) & ~fr.injected
+                stopped[stopped] = stop_mask[holder[stopped]]
+            if cross_bridge and len(self._bridge_from) and fr.hop < hops:
+                # a bridge deposit leg continues on its payout leg, whether or not the bridge is a stop
+                where = np.flatnonzero(~fr.injected)
                 lo = np.searchsorted(self._bridge_from, e[where], side="left")
                 hi = np.searchsorted(self._bridge_from, e[where], side="right")
                 crossing = hi > lo

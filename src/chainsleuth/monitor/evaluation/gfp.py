@@ -46,9 +46,7 @@ def gfp_edge_features(e: EdgeList, window: int, threads: int = 1) -> FloatArray 
 
     gp = GraphFeaturePreprocessor()
     gp.set_params(gfp_params(window, threads))
-    x = np.column_stack(
-        [np.arange(e.n_edges, dtype=np.float64), e.src, e.dst, e.time, e.amount]
-    ).astype(np.float64)
+    x = np.column_stack([np.arange(e.n_edges, dtype=np.float64), e.src, e.dst, e.time, e.amount]).astype(np.float64)
     if e.n_edges == 0:
         return np.zeros((0, 0))
     out = np.asarray(gp.fit_transform(x), dtype=np.float64)

@@ -75,7 +75,9 @@ def ledger_edges(world_dir: Path) -> tuple[EdgeList, list[str]]:
         tim.append(int(ts[i]))
     customers = [str(c) for c in pq.read_table(customers_p, columns=["customer_id"]).column(0).to_pylist()]
     nodes = np.array(sorted(set(customers) | set(src) | set(dst)), dtype=object)
-    return EdgeList.from_arrays(np.array(src, dtype=object), np.array(dst, dtype=object), amt, tim, nodes=nodes), customers
+    return EdgeList.from_arrays(
+        np.array(src, dtype=object), np.array(dst, dtype=object), amt, tim, nodes=nodes
+    ), customers
 
 
 def world_labels(world_dir: Path) -> dict[str, tuple[float, str]]:

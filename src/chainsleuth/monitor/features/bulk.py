@@ -197,8 +197,8 @@ def edge_features(e: EdgeList, config: FeatureConfig) -> FeatureMatrix:
     pos = np.arange(e.n_edges, dtype=np.int64)
     cols: list[FloatArray] = []
     by_src, by_dst = np.argsort(e.src, kind="stable"), np.argsort(e.dst, kind="stable")  # sorts every query below
-    sides = ((e.src, ix.out_all, by_src), (e.src, ix.in_all, by_src))
-    sides += ((e.dst, ix.in_all, by_dst), (e.dst, ix.out_all, by_dst))
+    sides = [(e.src, ix.out_all, by_src), (e.src, ix.in_all, by_src)]
+    sides += [(e.dst, ix.in_all, by_dst), (e.dst, ix.out_all, by_dst)]
     for w in config.windows:
         lo = window_starts(e.time, w)
         for node, index, order in sides:
@@ -273,9 +273,12 @@ def account_features(
     lp = int(np.searchsorted(e.time, at - config.pattern_window, side="left"))
     s, d = e.src[lp:q], e.dst[lp:q]
     cyc = (ef.column("cycle2")[lp:q] + ef.column("cycle3")[lp:q] > 0).astype(np.float64)
-    cols.append(np.bincount(s, weights=cyc, minlength=n) + np.bincount(d, weights=cyc, minlength=n))
+    cols.append((np.bincount(s, weights=cyc, minlength=n) + np.bincount(d, weights=cyc, minlength=n)).astype(float))
     sgv = ef.column("scatter_gather")[lp:q]
-    cols += [np.bincount(d, weights=sgv, minlength=n), np.bincount(s, weights=sgv, minlength=n)]
+    cols += [
+        np.bincount(d, weights=sgv, minlength=n).astype(float),
+        np.bincount(s, weights=sgv, minlength=n).astype(float),
+    ]
     gsmax = np.zeros(n)
     np.maximum.at(gsmax, s, ef.column("gather_scatter")[lp:q])
     cols.append(gsmax)

@@ -75,9 +75,9 @@ class EdgeList:
         t_raw = np.asarray(time)
         if not (s.shape == d.shape == a.shape == t_raw.shape) or s.ndim != 1:
             raise FeatureError("src, dst, amount and time must be one-dimensional arrays of the same length")
-        if t_raw.size and not np.issubdtype(t_raw.dtype, np.integer):
-            if not np.all(np.mod(t_raw.astype(np.float64), 1.0) == 0):
-                raise FeatureError("times must be integers (seconds or simulation steps)")
+        integral = np.issubdtype(t_raw.dtype, np.integer)
+        if t_raw.size and not integral and not np.all(np.mod(t_raw.astype(np.float64), 1.0) == 0):
+            raise FeatureError("times must be integers (seconds or simulation steps)")
         t = t_raw.astype(np.int64)
         if a.size and not np.all(np.isfinite(a)):
             raise FeatureError("amounts must be finite")

@@ -62,9 +62,7 @@ class GroupIndex:
         csum = np.concatenate([[0.0], np.cumsum(amount[pos])])
         return GroupIndex(n, keys, pos, counterparty[pos], csum)
 
-    def span(
-        self, g: IntArray, lo: IntArray, hi: IntArray, order: IntArray | None = None
-    ) -> tuple[IntArray, IntArray]:
+    def span(self, g: IntArray, lo: IntArray, hi: IntArray, order: IntArray | None = None) -> tuple[IntArray, IntArray]:
         """Index range ``[a, b)`` in key order of group g's edges at positions ``lo..hi`` (empty when hi < lo).
 
         ``order`` may give a permutation sorting both ``g * n + lo`` and ``g * n + hi`` (see ``ssorted``).

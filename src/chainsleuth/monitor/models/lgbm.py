@@ -102,9 +102,7 @@ class TrainedModel:
         out: list[list[Reason]] = []
         for row, c in zip(x, contrib, strict=True):
             idx = np.argsort(-np.abs(c), kind="stable")[:top_k]
-            out.append(
-                [Reason(self.features[i], describe(self.features[i]), float(row[i]), float(c[i])) for i in idx]
-            )
+            out.append([Reason(self.features[i], describe(self.features[i]), float(row[i]), float(c[i])) for i in idx])
         return out
 
     def _check_width(self, x: FloatArray) -> None:

@@ -1,0 +1,67 @@
+"""Streaming (edge by edge) features equal the bulk (vectorised) ones on the same edges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chainsleuth.monitor.features.bulk import FeatureConfig, account_features, edge_features
+from chainsleuth.monitor.features.edges import EdgeList, FeatureError
+from chainsleuth.monitor.features.incremental import StreamingFeatures
+
+
+@st.composite
+def edge_lists(draw: st.DrawFn) -> tuple[EdgeList, FeatureConfig]:
+    n_nodes = draw(st.integers(1, 7))
+    m = draw(st.integers(1, 50))
+    node = st.integers(0, n_nodes - 1)
+    src = draw(st.lists(node, min_size=m, max_size=m))
+    dst = draw(st.lists(node, min_size=m, max_size=m))
+    amount = draw(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=m, max_size=m))
+    gaps = draw(st.lists(st.integers(0, 4), min_size=m, max_size=m))
+    time = np.cumsum(gaps).tolist()
+    short, long_ = draw(st.integers(1, 8)), draw(st.integers(1, 40))
+    cfg = FeatureConfig(
+        windows=tuple(sorted({short, long_})),
+        pattern_window=draw(st.integers(1, 20)),
+        fast_window=draw(st.integers(1, 5)),
+        max_rows=draw(st.integers(1, 64)),  # forces the chunked pattern joins too
+    )
+    return EdgeList.from_arrays(src, dst, amount, time, nodes=np.arange(n_nodes)), cfg
+
+
+@settings(max_examples=60, deadline=None)
+@given(edge_lists(), st.integers(0, 3))
+def test_incremental_equals_bulk(case: tuple[EdgeList, FeatureConfig], later: int) -> None:
+    e, cfg = case
+    bulk = edge_features(e, cfg)
+    stream = StreamingFeatures(cfg, nodes=range(e.n_nodes))
+    rows = []
+    for i in range(e.n_edges):
+        feats = stream.update(int(e.src[i]), int(e.dst[i]), float(e.amount[i]), int(e.time[i]))
+        rows.append([feats[k] for k in bulk.names])
+    np.testing.assert_allclose(np.array(rows), bulk.values, rtol=1e-9, atol=1e-6)
+    at = int(e.time[-1]) + later
+    np.testing.assert_allclose(
+        stream.account_features(at).values, account_features(e, at, cfg).values, rtol=1e-9, atol=1e-6
+    )
+
+
+def test_stream_refuses_out_of_order_edges_and_past_snapshots() -> None:
+    s = StreamingFeatures(FeatureConfig(windows=(5,), pattern_window=5))
+    s.update("a", "b", 1.0, 10)
+    with pytest.raises(FeatureError, match="time-ordered"):
+        s.update("a", "b", 1.0, 9)
+    with pytest.raises(FeatureError, match="latest edge"):
+        s.account_features(5)
+    with pytest.raises(FeatureError, match="finite"):
+        s.update("a", "b", float("nan"), 11)
+
+
+def test_stream_memory_is_bounded_by_the_window() -> None:
+    s = StreamingFeatures(FeatureConfig(windows=(5,), pattern_window=5))
+    for t in range(1000):
+        s.update("a", "b", 1.0, t)
+    assert len(s._out[0]) <= 7  # edges older than the longest window are evicted
