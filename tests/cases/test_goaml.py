@@ -149,3 +149,12 @@ def test_config_override_and_bad_codes(tmp_path: Path) -> None:
     custom.write_text('[codes.funds]\ncrypto = "BITCOIN"\n', encoding="utf-8")
     with pytest.raises(ConfigurationError, match="BITCOIN"):
         load_config(custom, use_environment=False)
+
+
+def test_unknown_events_are_refused(loaded: Engine) -> None:
+    from chainsleuth.errors import NotFoundError
+
+    with session_scope(loaded) as s:
+        case = service.create_case(s, SENIOR, title="typo", now=NOW)
+        with pytest.raises(NotFoundError, match="no such ledger events"):
+            filing.draft_report(s, SENIOR, case.id, reason="r", action="a", event_ids=["E404"], now=NOW)

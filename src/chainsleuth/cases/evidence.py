@@ -204,6 +204,7 @@ def add_document(
     except OSError as error:
         raise StorageError(f"cannot store the document under {directory}: {error}") from error
     final = directory / f"{digest[:16]}-{name}"
+    existed = final.exists()  # the same bytes under the same name, already evidence: keep that file
     os.replace(temporary, final)
     relative = final.relative_to(settings.data_dir).as_posix()
     try:
@@ -211,7 +212,8 @@ def add_document(
                     title=required_text(title or name, "title", max_length=200), sha256=digest, size_bytes=size,
                     media_type=media_type[:100], filename=name, storage_path=relative)  # fmt: skip
     except BaseException:
-        final.unlink(missing_ok=True)
+        if not existed:
+            final.unlink(missing_ok=True)
         raise
 
 

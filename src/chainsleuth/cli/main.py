@@ -25,10 +25,12 @@ app = typer.Typer(
 def _register_groups() -> None:
     # Imported here so that `chainsleuth --help` stays fast and a broken optional group names itself clearly.
     from chainsleuth.cli import (
+        audit_cmd,
         chain_cmd,
         config_cmd,
         ingest_cmd,
         monitor_cmd,
+        privacy_cmd,
         serve_cmd,
         store_cmd,
         tags_cmd,

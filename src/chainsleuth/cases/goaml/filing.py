@@ -31,6 +31,7 @@ from chainsleuth.privacy.policy import Actor, require
 from chainsleuth.store.db import stale_version_guard
 from chainsleuth.store.models.alerts import MonitorAlert
 from chainsleuth.store.models.cases import CaseAlert, CaseEvidence, StrReport
+from chainsleuth.store.models.ledger import LedgerEvent
 
 PURPOSE = "goAML report"
 REPORT_OBJECT = "str_report"
@@ -131,6 +132,9 @@ def draft_report(
     if bad:
         raise InvalidInputError("unknown goAML report indicators", indicators=bad)
     ids = list(event_ids) if event_ids is not None else case_event_ids(session, case_id)
+    known = set(session.scalars(select(LedgerEvent.event_id).where(LedgerEvent.event_id.in_(ids))))
+    if len(known) != len(set(ids)):
+        raise NotFoundError("no such ledger events", event_ids=sorted(set(ids) - known))
     report = StrReport(
         case_id=case.id,
         status="drafted",
