@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import Engine, update
 
 from chainsleuth.cases import evidence, service
+from chainsleuth.chain.tracing import TraceResult
 from chainsleuth.config import Settings
 from chainsleuth.errors import PayloadTooLargeError
 from chainsleuth.store.db import session_scope
@@ -13,9 +14,10 @@ from chainsleuth.store.models import CaseEvidence
 from tests.cases.conftest import ANALYST, NOW
 
 
-class _Trace:
-    def to_dict(self) -> dict[str, object]:
-        return {"source": "addr", "terminals": [{"entity": "mixer", "share": 0.4}]}
+def _Trace() -> TraceResult:  # noqa: N802  (reads like the result it builds)
+    return TraceResult(source="bc1qsource", direction="forward", policy="haircut", hops=3, traced_value=1.5,
+                       traced_asset="BTC", terminals=[], shares={"service": 0.4}, dropped_share=0.0, terminal_count=0,
+                       edges_visited=12, elapsed_ms=1.0)  # fmt: skip
 
 
 def test_evidence_hashes_detect_modification(loaded: Engine, settings: Settings) -> None:
@@ -38,6 +40,7 @@ def test_evidence_hashes_detect_modification(loaded: Engine, settings: Settings)
         assert len(checks) == 4
         case_id, doc_id, trace_id = case.id, doc.id, trace.id
         assert exposure.sha256 != trace.sha256
+        assert '"policy":"haircut"' in (trace.content or "")
     (settings.data_dir / doc.storage_path).write_bytes(b"police report (edited)")
     with session_scope(loaded) as s:
         s.execute(update(CaseEvidence).where(CaseEvidence.id == trace_id).values(content='{"source":"other"}'))

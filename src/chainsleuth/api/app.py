@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from chainsleuth import __version__
 from chainsleuth.api.docs_page import install_docs
 from chainsleuth.api.errors import install_error_handlers
-from chainsleuth.api.routers import auth, chain, exchange, monitor, system
+from chainsleuth.api.routers import actions, auth, cases, chain, exchange, monitor, privacy, system
 from chainsleuth.api.security import install_security_headers
 from chainsleuth.api.tokens import TokenSigner
 from chainsleuth.config import Settings
@@ -43,7 +43,18 @@ def create_app(settings: Settings, *, engine: Engine | None = None, world_dir: P
     install_error_handlers(app)
     install_security_headers(app)
     install_docs(app)
-    for router in (system.router, auth.router, exchange.router, chain.router, monitor.router):
+    routers = (
+        system.router,
+        auth.router,
+        exchange.router,
+        privacy.router,
+        chain.router,
+        monitor.router,
+        cases.router,
+        cases.reports_router,
+        actions.router,
+    )
+    for router in routers:
         app.include_router(router)
 
     # -- web pages (issue 7): the analyst console; "/" opens the dashboard (or the log-in page) -----------

@@ -25,7 +25,9 @@ app = typer.Typer(
 def _register_groups() -> None:
     # Imported here so that `chainsleuth --help` stays fast and a broken optional group names itself clearly.
     from chainsleuth.cli import (
+        actions_cmd,
         audit_cmd,
+        cases_cmd,
         chain_cmd,
         config_cmd,
         ingest_cmd,
@@ -44,6 +46,8 @@ def _register_groups() -> None:
     app.add_typer(tags_cmd.app, name="tags")
     app.add_typer(privacy_cmd.app, name="privacy")
     app.add_typer(audit_cmd.app, name="audit")
+    app.add_typer(cases_cmd.app, name="cases")
+    app.add_typer(actions_cmd.app, name="actions")
     app.add_typer(monitor_cmd.app, name="monitor")
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(config_cmd.keys_app, name="keys")

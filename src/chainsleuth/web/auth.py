@@ -8,7 +8,6 @@ written to the audit log; failed guesses are not (they would let anyone fill the
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
@@ -36,15 +35,13 @@ from chainsleuth.web.core import (
     sessions_of,
     set_session_cookie,
 )
-from chainsleuth.web.sessions import WebSession, credential_fingerprint
+from chainsleuth.web.sessions import SessionManager, WebSession, credential_fingerprint
 
 router = APIRouter(include_in_schema=False)
 CSRF = Depends(csrf_protected)
 HOME = "/dashboard"
 ISSUER = "chainsleuth"
 
-_used_codes: dict[str, int] = {}
-_used_lock = threading.Lock()
 
 
 def safe_next(target: str | None) -> str:
@@ -62,8 +59,9 @@ def _actor(user: User) -> UserActor:
     return UserActor(username=user.username, role=Role(user.role), agency_id=user.agency_id)
 
 
-def verify_totp(username: str, secret: str, code: str, at: float) -> bool:
+def verify_totp(manager: SessionManager, username: str, secret: str, code: str) -> bool:
     """Whether ``code`` is valid now (one 30 s step of drift) and was not used before by this user."""
+    at = manager.clock()
     totp = pyotp.TOTP(secret)
     cleaned = code.replace(" ", "").strip()
     if not cleaned.isdigit() or len(cleaned) != 6:
@@ -71,11 +69,7 @@ def verify_totp(username: str, secret: str, code: str, at: float) -> bool:
     for drift in (0, -1, 1):
         counter = totp.timecode(_from_ts(at)) + drift
         if pyotp.utils.strings_equal(totp.generate_otp(counter), cleaned):
-            with _used_lock:
-                if _used_codes.get(username, -1) >= counter:
-                    return False  # replayed (or older than one already used)
-                _used_codes[username] = counter
-            return True
+            return manager.use_totp_counter(username, counter)
     return False
 
 
@@ -174,7 +168,7 @@ def totp_check(
     user = db.scalar(select(User).where(User.username == session.username))
     if user is None or not user.active or not user.totp_secret:
         return redirect("/login")
-    if not verify_totp(user.username, user.totp_secret, code, manager.clock()):
+    if not verify_totp(manager, user.username, user.totp_secret, code):
         manager.throttle.failed(user.username, client)
         error = "That code is not valid. Enter the current 6-digit code from your authenticator app."
         return render(request, "totp.html", None, {**context, "error": error}, status_code=401)
@@ -219,7 +213,7 @@ def account(request: Request, viewer: Annotated[Viewer, Depends(page())], db: Db
         "has_totp": bool(user and user.totp_secret),
         "pending": pending,
         "pending_grouped": grouped(pending) if pending else None,
-        "otpauth": pyotp.TOTP(pending).provisioning_uri(viewer.username, issuer_name=ISSUER) if pending else None,
+        "otpauth": pyotp.TOTP(pending).provisioning_uri(name=viewer.username, issuer_name=ISSUER) if pending else None,
         "message": request.query_params.get("msg"),
         "error": None,
     }
@@ -244,7 +238,7 @@ def totp_confirm(
     user = db.scalar(select(User).where(User.username == viewer.username))
     if not pending or user is None:
         return redirect("/account")
-    if not verify_totp(user.username, pending, code, sessions_of(request).clock()):
+    if not verify_totp(sessions_of(request), user.username, pending, code):
         return redirect("/account?msg=" + "That code does not match: try again with the current code.")
     user.totp_secret = pending
     db.flush()

@@ -91,8 +91,17 @@ class SessionManager:
         self.config = config or SessionConfig()
         self.clock = clock
         self._revoked: dict[str, float] = {}
+        self._totp_used: dict[str, int] = {}
         self._lock = threading.Lock()
         self.throttle = LoginThrottle(self.config, clock)
+
+    def use_totp_counter(self, username: str, counter: int) -> bool:
+        """Accept a TOTP time step once per user: False if this step (or a later one) was used already."""
+        with self._lock:
+            if self._totp_used.get(username, -1) >= counter:
+                return False
+            self._totp_used[username] = counter
+            return True
 
     def anonymous(self) -> WebSession:
         """A fresh pre-log-in session: it only carries the CSRF token that protects the log-in form."""

@@ -71,9 +71,8 @@ def account_feature_names(config: FeatureConfig, exposure: Mapping[str, FloatArr
     names: list[str] = []
     for w in config.windows:
         for side in ("out", "in"):
-            names += [f"{side}_{k}_{w}" for k in ("count", "sum", "mean", "max", "std", "fan")]
+            names += [f"{side}_{k}_{w}" for k in ("count", "sum", "mean", "min", "max", "std", "fan", "ratio")]
     names += ["cycle_edges", "sg_gather", "sg_member", "gs_max", "passthrough_mean_delay", "fast_out_share"]
-    names += ["new_account"]
     for side in ("out", "in"):
         names += [f"{side}_edges_{agg}_{f}" for f in edge_feature_names(config) for agg in ("mean", "max")]
     return names + [f"exposure_{k}" for k in sorted(exposure or {})]
@@ -81,7 +80,7 @@ def account_feature_names(config: FeatureConfig, exposure: Mapping[str, FloatArr
 
 def raw_account_features(names: list[str]) -> list[str]:
     """The degree and amount statistics only: the 'raw features' baseline (no fan, patterns or velocity)."""
-    return [n for n in names if re.fullmatch(r"(out|in)_(count|sum|mean|max|std)_\d+", n)]
+    return [n for n in names if re.fullmatch(r"(out|in)_(count|sum|mean|min|max|std)_\d+", n)]
 
 
 @dataclass(frozen=True)
@@ -238,9 +237,12 @@ def _group_stats(group: IntArray, amount: FloatArray, n: int) -> list[FloatArray
     mean = np.divide(tot, cnt, out=np.zeros(n), where=cnt > 0)
     mx = np.zeros(n)
     np.maximum.at(mx, group, amount)
+    mn = np.full(n, np.inf)
+    np.minimum.at(mn, group, amount)
+    mn[cnt == 0] = 0.0
     var = np.bincount(group, weights=(amount - mean[group]) ** 2, minlength=n)
     std = np.sqrt(np.divide(var, cnt, out=np.zeros(n), where=cnt > 0))
-    return [cnt, tot, mean, mx, std]
+    return [cnt, tot, mean, mn, mx, std]
 
 
 def _fan(group: IntArray, other: IntArray, n: int) -> FloatArray:
@@ -269,7 +271,10 @@ def account_features(
     for w in config.windows:
         lo = int(np.searchsorted(e.time, at - w, side="left"))
         s, d, a = e.src[lo:q], e.dst[lo:q], e.amount[lo:q]
-        cols += [*_group_stats(s, a, n), _fan(s, d, n), *_group_stats(d, a, n), _fan(d, s, n)]
+        for grp, other in ((s, d), (d, s)):
+            stats, fan = _group_stats(grp, a, n), _fan(grp, other, n)
+            ratio = np.divide(fan, stats[0], out=np.full(n, np.nan), where=stats[0] > 0)  # < 1: repeat partners
+            cols += [*stats, fan, ratio]
     lp = int(np.searchsorted(e.time, at - config.pattern_window, side="left"))
     s, d = e.src[lp:q], e.dst[lp:q]
     cyc = (ef.column("cycle2")[lp:q] + ef.column("cycle3")[lp:q] > 0).astype(np.float64)
@@ -315,14 +320,7 @@ def _velocity(e: EdgeList, ef: FeatureMatrix, at: int, q: int, window: int, fast
     inflow = np.bincount(d, weights=a, minlength=n)
     fast_in = np.bincount(d, weights=np.where(quick, a, 0.0), minlength=n)
     share = np.where(inflow > 0, fast_in / np.where(inflow > 0, inflow, 1.0), np.nan)
-    first = np.full(n, np.nan)
-    if q:
-        both = np.concatenate([e.src[:q], e.dst[:q]])
-        tt = np.concatenate([e.time[:q], e.time[:q]]).astype(np.float64)
-        firsts = np.full(n, np.inf)
-        np.minimum.at(firsts, both, tt)
-        first = np.where(np.isfinite(firsts), (at - firsts <= window).astype(np.float64), np.nan)
-    return [mean_delay, share, first]
+    return [mean_delay, share]
 
 
 def _edge_aggregates(e: EdgeList, ef: FeatureMatrix, at: int, q: int, window: int) -> list[FloatArray]:

@@ -56,7 +56,6 @@ class StreamingFeatures:
         self._out: list[deque[_Edge]] = [deque() for _ in self._labels]
         self._in: list[deque[_Edge]] = [deque() for _ in self._labels]
         self._last_in: dict[int, int] = {}
-        self._first: dict[int, int] = {}
         self._retain = max((*config.windows, config.pattern_window))
         self._n = 0
         self._now: int | None = None
@@ -104,8 +103,6 @@ class StreamingFeatures:
         self._out[u].append(e)
         self._in[v].append(e)
         self._last_in[v] = time
-        self._first.setdefault(u, time)
-        self._first.setdefault(v, time)
         for w in self.config.windows:
             lo = time - w
             for side, dq, far in (
@@ -165,10 +162,11 @@ class StreamingFeatures:
                 amts = np.array([r.amount for r in dq if at - w <= r.time <= at], dtype=np.float64)
                 fan = len({getattr(r, far) for r in dq if at - w <= r.time <= at})
                 if amts.size:
-                    row += [float(amts.size), float(amts.sum()), float(amts.mean()), float(amts.max())]
-                    row += [float(np.sqrt(np.mean((amts - amts.mean()) ** 2))), float(fan)]
+                    row += [float(amts.size), float(amts.sum()), float(amts.mean()), float(amts.min())]
+                    row += [float(amts.max()), float(np.sqrt(np.mean((amts - amts.mean()) ** 2))), float(fan)]
+                    row.append(fan / amts.size)
                 else:
-                    row += [0.0] * 6
+                    row += [0.0] * 7 + [math.nan]
         lp = at - cfg.pattern_window
         outs = [r for r in self._out[a] if r.time >= lp]
         ins = [r for r in self._in[a] if r.time >= lp]
@@ -187,8 +185,6 @@ class StreamingFeatures:
             if nxt is not None and nxt.time - r.time <= cfg.fast_window:
                 quick += r.amount
         row.append(quick / inflow if inflow > 0 else math.nan)
-        first = self._first.get(a)
-        row.append(float(at - first <= max(cfg.windows)) if first is not None else math.nan)
         for dq in (self._out[a], self._in[a]):
             vals = np.array([r.feats for r in dq if at - max(cfg.windows) <= r.time <= at], dtype=np.float64)
             for j in range(len(self.names)):

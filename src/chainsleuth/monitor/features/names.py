@@ -17,6 +17,7 @@ _STAT = {
     "sum": "total value of",
     "mean": "mean value of",
     "max": "largest of",
+    "min": "smallest of",
     "std": "spread (std) of values of",
 }
 _FIXED = {
@@ -32,7 +33,6 @@ _FIXED = {
     "gs_max": "largest gather-scatter pattern through the account",
     "passthrough_mean_delay": "mean time from receiving funds to sending them on",
     "fast_out_share": "share of inflow sent on within the fast window",
-    "new_account": "account first seen within the longest window (1 = new)",
 }
 
 
@@ -58,7 +58,7 @@ def describe(name: str) -> str:
         side, agg, inner = m.groups()
         which = "outgoing" if side == "out" else "incoming"
         return f"{agg} over the account's {which} transfers of: {describe(inner)}"
-    m = re.fullmatch(r"(src_out|src_in|dst_in|dst_out|out|in)_(count|sum|mean|max|std|fan|ratio)_(\d+)", name)
+    m = re.fullmatch(r"(src_out|src_in|dst_in|dst_out|out|in)_(count|sum|mean|min|max|std|fan|ratio)_(\d+)", name)
     if not m:
         return name.replace("_", " ")
     side, stat, w = m.groups()
