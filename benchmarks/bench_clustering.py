@@ -26,6 +26,7 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,35 +77,47 @@ def synthetic(transfers: int, seed: int = 1) -> tuple[Arrays, int]:
     return arrays, n_addresses
 
 
-def timed(function: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """Best wall time of ``repeats`` calls (after a collection), and the last result.
+@dataclass
+class Timing:
+    """Best CPU and wall seconds of a measured function, and its last result."""
 
-    The best of several runs, as ``timeit`` reports, is the figure least disturbed by other processes on a
-    shared machine; ratios are taken between measurements interleaved in the same loop (see ``paired``).
+    cpu: float
+    wall: float
+    result: Any = None
+
+
+def timed(function: Callable[[], Any], repeats: int) -> Timing:
+    """Best process CPU time and best wall time of ``repeats`` calls (after a collection).
+
+    Ratios use CPU time: every measured step is single-threaded, and on a shared machine the CPU time of this
+    process is far less disturbed by other processes than wall time (which also counts waiting for a core).
+    The best of several runs is the figure ``timeit`` reports, for the same reason.
     """
-    times: list[float] = []
+    cpu: list[float] = []
+    wall: list[float] = []
     result: Any = None
     for _ in range(repeats):
         gc.collect()
-        started = time.perf_counter()
+        started_cpu, started_wall = time.process_time(), time.perf_counter()
         result = function()
-        times.append(time.perf_counter() - started)
-    return min(times), result
+        cpu.append(time.process_time() - started_cpu)
+        wall.append(time.perf_counter() - started_wall)
+    return Timing(min(cpu), min(wall), result)
 
 
-def paired(first: Callable[[], Any], second: Callable[[], Any], repeats: int) -> tuple[float, Any, float, Any, float]:
-    """Best times of two functions run alternately, their results, and the median of per-round ratios."""
-    a_times: list[float] = []
-    b_times: list[float] = []
-    a_result: Any = None
-    b_result: Any = None
+def paired(first: Callable[[], Any], second: Callable[[], Any], repeats: int) -> tuple[Timing, Timing, float]:
+    """Two functions timed alternately (so that both see the same machine), and the median per-round CPU ratio."""
+    a_runs: list[Timing] = []
+    b_runs: list[Timing] = []
     for _ in range(repeats):
-        seconds, a_result = timed(first, 1)
-        a_times.append(seconds)
-        seconds, b_result = timed(second, 1)
-        b_times.append(seconds)
-    ratios = [b / a for a, b in zip(a_times, b_times, strict=True)]
-    return min(a_times), a_result, min(b_times), b_result, statistics.median(ratios)
+        a_runs.append(timed(first, 1))
+        b_runs.append(timed(second, 1))
+    ratio = statistics.median(b.cpu / a.cpu for a, b in zip(a_runs, b_runs, strict=True))
+    return _best(a_runs), _best(b_runs), ratio
+
+
+def _best(runs: list[Timing]) -> Timing:
+    return Timing(min(r.cpu for r in runs), min(r.wall for r in runs), runs[-1].result)
 
 
 def scipy_floor(n: int, src: np.ndarray[Any, Any], dst: np.ndarray[Any, Any]) -> Any:
@@ -141,11 +154,15 @@ def from_store(root: str, chain: str) -> tuple[Arrays, int]:
     return arrays, view.n_addresses
 
 
-def run(data: Arrays, n: int, repeats: int, networkx_max: int, python_max: int) -> list[tuple[str, float, str]]:
-    rows: list[tuple[str, float, str]] = []
+Row = tuple[str, float, float, str]
+
+
+def run(data: Arrays, n: int, repeats: int, networkx_max: int, python_max: int) -> list[Row]:
+    """Every measurement on one data set; rows of (name, CPU seconds, wall seconds, note)."""
+    rows: list[Row] = []
     src, dst = group_edges(data["in_tx"], data["in_address"])
     print(
-        f"\n{len(data['in_tx']):,} inputs (transfers), {len(data['out_tx']):,} outputs, "
+        f"{len(data['in_tx']):,} inputs (transfers), {len(data['out_tx']):,} outputs, "
         f"{int(data['in_tx'][-1]) + 1:,} transactions, {n:,} addresses, {len(src):,} edges"
     )
 
@@ -153,14 +170,11 @@ def run(data: Arrays, n: int, repeats: int, networkx_max: int, python_max: int) 
         s, d = group_edges(data["in_tx"], data["in_address"])
         return components(n, s, d)
 
-    floor, (count, _), seconds, labels, median_ratio = paired(lambda: scipy_floor(n, src, dst), kernel, repeats)
-    rows.append(("scipy cc (floor)", floor, f"{count:,} components"))
+    floor, ours, ratio = paired(lambda: scipy_floor(n, src, dst), kernel, repeats)
+    labels = ours.result
+    rows.append(("scipy cc (floor)", floor.cpu, floor.wall, f"{floor.result[0]:,} components"))
     rows.append(
-        (
-            "clustering (kernel)",
-            seconds,
-            f"ratio {seconds / floor:.2f}x vs scipy cc (best times; median per-round ratio {median_ratio:.2f}x)",
-        )
+        ("clustering (kernel)", ours.cpu, ours.wall, f"{ours.cpu / floor.cpu:.2f}x floor (median round {ratio:.2f}x)")
     )
 
     view = UtxoView.from_arrays(
@@ -173,42 +187,41 @@ def run(data: Arrays, n: int, repeats: int, networkx_max: int, python_max: int) 
         n_addresses=n,
     )
 
-    def pipeline() -> tuple[np.ndarray[Any, Any], int]:
+    def pipeline() -> int:
         edges = utxo_edges(view)
-        return apply_edges(None, n, edges.src, edges.dst), edges.counts["coinjoins"]
+        apply_edges(None, n, edges.src, edges.dst)
+        return edges.counts["coinjoins"]
 
-    floor2, _, seconds, (_, coinjoins), median_ratio = paired(lambda: scipy_floor(n, src, dst), pipeline, repeats)
-    rows.append(
-        (
-            "clustering (pipeline)",
-            seconds,
-            f"ratio {seconds / floor2:.2f}x (median per-round {median_ratio:.2f}x); {coinjoins:,} CoinJoins",
-        )
-    )
+    floor2, full, ratio = paired(lambda: scipy_floor(n, src, dst), pipeline, repeats)
+    note = f"{full.cpu / floor2.cpu:.2f}x floor (median round {ratio:.2f}x); {full.result:,} CoinJoins"
+    rows.append(("clustering (pipeline)", full.cpu, full.wall, note))
 
-    cut_tx = int(data["in_tx"][-1] * 0.9)
-    cut = int(np.searchsorted(data["in_tx"], cut_tx))
+    cut = int(np.searchsorted(data["in_tx"], int(data["in_tx"][-1] * 0.9)))
     first = components(n, *group_edges(data["in_tx"][:cut], data["in_address"][:cut]))
 
     def incremental() -> np.ndarray[Any, Any]:
         s, d = group_edges(data["in_tx"][cut:], data["in_address"][cut:])
         return apply_edges(first, n, s, d)
 
-    seconds, updated = timed(incremental, repeats)
-    same = bool(np.array_equal(updated, labels))
-    rows.append(("incremental +10 %", seconds, f"equals from scratch: {same}"))
+    step = timed(incremental, repeats)
+    rows.append(
+        ("incremental +10 %", step.cpu, step.wall, f"equals from scratch: {np.array_equal(step.result, labels)}")
+    )
 
     if len(src) <= python_max:
-        seconds, reference = timed(lambda: python_union_find(n, src, dst), 1)
-        same = bool(np.array_equal(np.asarray(reference), labels))
-        rows.append(("python union-find", seconds, f"ours {seconds / rows[1][1]:.0f}x faster; equal: {same}"))
+        plain = timed(lambda: python_union_find(n, src, dst), 1)
+        same = bool(np.array_equal(np.asarray(plain.result), labels))
+        rows.append(
+            ("python union-find", plain.cpu, plain.wall, f"ours {plain.cpu / ours.cpu:.0f}x faster; equal: {same}")
+        )
     else:
-        rows.append(("python union-find", float("nan"), f"skipped (> {python_max:,} edges)"))
+        rows.append(("python union-find", float("nan"), float("nan"), f"skipped (> {python_max:,} edges)"))
     if len(src) <= networkx_max:
-        seconds, count_nx = timed(lambda: networkx_components(n, src, dst), 1)
-        rows.append(("networkx", seconds, f"ours {seconds / rows[1][1]:.0f}x faster; {count_nx:,} components"))
+        nx_time = timed(lambda: networkx_components(n, src, dst), 1)
+        note = f"ours {nx_time.cpu / ours.cpu:.0f}x faster; {nx_time.result:,} components"
+        rows.append(("networkx", nx_time.cpu, nx_time.wall, note))
     else:
-        rows.append(("networkx", float("nan"), f"skipped (> {networkx_max:,} edges, memory)"))
+        rows.append(("networkx", float("nan"), float("nan"), f"skipped (> {networkx_max:,} edges, memory)"))
     return rows
 
 
@@ -228,9 +241,9 @@ def main() -> None:
         print(f"\n== {label}")
         data, n = load()
         rows = run(data, n, args.repeats, int(args.networkx_max), int(args.python_max))
-        print(f"{'measure':<24}{'seconds':>10}  notes")
-        for name, seconds, note in rows:
-            print(f"{name:<24}{seconds:>10.3f}  {note}")
+        print(f"{'measure':<24}{'CPU s':>9}{'wall s':>9}  notes")
+        for name, cpu, wall, note in rows:
+            print(f"{name:<24}{cpu:>9.3f}{wall:>9.3f}  {note}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"\npeak RSS {peak:.2f} GiB")
 

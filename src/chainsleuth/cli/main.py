@@ -36,12 +36,15 @@ def _register_groups() -> None:
         serve_cmd,
         store_cmd,
         tags_cmd,
+        trace_cmd,
         world_cmd,
     )
 
     app.add_typer(world_cmd.app, name="world")
     app.add_typer(store_cmd.app, name="db")
     app.add_typer(ingest_cmd.app, name="ingest")
+    # `chain trace|exposure|path` live in their own module; they belong to the same `chain` group.
+    chain_cmd.app.registered_commands.extend(trace_cmd.app.registered_commands)
     app.add_typer(chain_cmd.app, name="chain")
     app.add_typer(tags_cmd.app, name="tags")
     app.add_typer(privacy_cmd.app, name="privacy")

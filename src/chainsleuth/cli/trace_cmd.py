@@ -230,7 +230,7 @@ def trace_cmd(
     asset: str | None = typer.Option(None, "--asset", help="Account chains: the asset to trace (ETH, USDT...)."),
     no_bridge: bool = typer.Option(False, "--no-bridge", help="Stop at the bridge instead of crossing it."),
     top_k: int = typer.Option(3, "--top-k", help="Evidence paths kept per terminal."),
-    limit: int = typer.Option(30, "--limit", help="Terminals listed (the shares cover all of them)."),
+    limit: int = typer.Option(30, "--limit", help="Terminals listed, 0 for all (the shares always cover all)."),
     show_paths: int = typer.Option(5, "--show-paths", help="Terminals whose best path is printed."),
     store_dir: Path | None = StoreOption,
     tagpacks: Path | None = TagpacksOption,
@@ -264,7 +264,7 @@ def trace_cmd(
         stops=ctx.services,
         cross_bridge=not no_bridge,
         top_k=top_k,
-        max_terminals=limit,
+        max_terminals=limit or None,
         resolver=StoreResolver(ctx.store),
         prices=ctx.prices,
     )

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -170,6 +169,7 @@ def neighbourhood(
                         for t in node_tags[:5]
                     ],
                     "badge": (node_tags[0].abuse or node_tags[0].category or node_tags[0].label) if node_tags else "",
+                    "illicit": any(t.abuse for t in node_tags),
                 }
             }
         )
@@ -205,5 +205,3 @@ def total_counterparties(graph: dict[str, Any]) -> int:
     """How many counterparties the address has in all (shown, plus left out)."""
     return len(graph["nodes"]) - 1 + int(graph["truncated"])
 
-
-__all__ = ["DEFAULT_LIMIT", "neighbourhood", "pc", "total_counterparties"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
+from chainsleuth.chain.clustering.quality import tagpack_wallets
 from chainsleuth.cli.cluster_cmd import app
 
 from .conftest import TinyWorld
@@ -51,6 +53,22 @@ def test_run_show_change_and_quality(tiny_world: TinyWorld) -> None:
     assert set(figures) == {"bitcoin", "ethereum"}
     assert figures["bitcoin"]["clustering"]["pairwise_precision"] >= 0.99
     assert "address_type" in figures["bitcoin"]["change_link_precision"]
+
+
+def test_hot_wallets_file(tiny_world: TinyWorld, tmp_path: Path) -> None:
+    store = tiny_world.store
+    wallets = tagpack_wallets(store, "ethereum", tiny_world.world / "tagpacks")
+    names = store.addresses("ethereum", sorted(wallets))
+    lines = ["# address,exchange"] + [f"{a},{wallets[i]}" for i, a in zip(sorted(wallets), names, strict=True)]
+    path = tmp_path / "hot.csv"
+    path.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(
+        app, ["run", "--store", str(store.root), "--chain", "ethereum", "--hot-wallets", str(path), "--json", "--full"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["counts"]["hot_wallets"] == len(wallets)
+    assert report["counts"]["deposit_links"] > 0
 
 
 def test_errors_are_clear(tiny_world: TinyWorld) -> None:

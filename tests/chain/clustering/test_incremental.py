@@ -21,7 +21,7 @@ tx_strategy = st.tuples(
 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(tx_strategy, min_size=1, max_size=25),
     st.lists(st.integers(0, 25), max_size=3),

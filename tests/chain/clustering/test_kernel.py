@@ -57,7 +57,7 @@ edges_strategy = st.integers(2, 40).flatmap(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(edges_strategy)
 def test_incremental_union_equals_from_scratch(case: tuple[int, list[tuple[int, int]], int]) -> None:
     n, pairs, cut = case

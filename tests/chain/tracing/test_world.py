@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from chainsleuth.chain.attribution import TagRecord, resolve_to_clusters
-from chainsleuth.chain.tracing import Policy, StoreResolver, resolve_source, stops_from_attributions, trace
+from chainsleuth.chain.exposure import entity_exposure
+from chainsleuth.chain.tracing import Policy, PriceTable, StoreResolver, resolve_source, stops_from_attributions, trace
 from chainsleuth.world import WorldConfig, generate_world
 
 from .world_fixture import LoadedWorld, load_world
@@ -127,3 +129,28 @@ def test_sources_tx_output_and_backward(world: LoadedWorld) -> None:
     (origin,) = back.terminals
     assert origin.category == "exchange"
     assert any(h.to_address == details["victim_address"] for h in origin.paths[0].hops)
+
+
+def test_exposure_of_a_mule_crosses_the_bridge_to_the_hack(world: LoadedWorld) -> None:
+    """The first mule's USDT came, over the bridge, from the hack's tagged loot address: the single-entity
+    exposure finds it as indirect stolen-funds exposure, with the tag and the bridged path as evidence."""
+    incident = world.incident("hack_laundering")
+    mule = incident["customer_ids"][0]["customer_id"]
+    deposits = pq.read_table(world.world / "exchange" / "deposit_addresses.parquet").to_pylist()
+    address = next(r["address"] for r in deposits if r["customer_id"] == mule and r["chain"] == "ethereum")
+    local = world.store.address_id("ethereum", address)
+    assert local is not None
+    prices = PriceTable.read(world.world / "prices.csv")
+    result = entity_exposure(
+        world.graph, "ethereum", [local], world.tagged, hops=10, prices=prices, resolver=StoreResolver(world.store)
+    )
+    stolen = next(c for c in result.categories if (c.category, c.direction) == ("stolen_funds", "incoming"))
+    assert stolen.direct_share == 0.0
+    assert stolen.indirect_share > 0.5
+    assert result.unit == "USD"
+    evidence = stolen.evidence[0]
+    assert evidence.label is not None
+    assert "hack" in evidence.label
+    assert evidence.path is not None
+    assert any(h.bridge_memo and h.bridge_memo.startswith("=:ETH:") for h in evidence.path.hops)
+    assert result.tier in ("severe", "high")

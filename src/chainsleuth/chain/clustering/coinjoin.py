@@ -39,7 +39,6 @@ from chainsleuth.chain.clustering.kernel import (
     group_starts,
     ids_with_at_least,
     rows_in_groups,
-    sorted_intersection,
 )
 
 Float64Array = npt.NDArray[np.float64]
@@ -146,7 +145,10 @@ def detect_coinjoins(
     itx, iaddr = as_int64(in_tx), as_int64(in_address)
     otx, oaddr, oval = as_int64(out_tx), as_int64(out_address), as_int64(out_value)
 
-    cand = sorted_intersection(ids_with_at_least(itx, 2), ids_with_at_least(otx, 3))
+    # transactions with 3+ outputs are rare enough that counting their inputs by binary search is cheaper
+    # than a second pass over all inputs
+    cand = ids_with_at_least(otx, 3)
+    cand = cand[_counts(itx, cand) >= 2]
     out_rows = group_rows(otx, cand)
     co_tx, co_val, co_addr = otx[out_rows], oval[out_rows], oaddr[out_rows]
     has_address = co_addr >= 0

@@ -156,7 +156,7 @@ def trace(
     stops: StopSet | None = None,
     cross_bridge: bool = True,
     top_k: int = 3,
-    max_terminals: int = 100,
+    max_terminals: int | None = 100,
     resolver: Resolver | None = None,
     prices: Any = None,
 ) -> TraceResult:
@@ -165,7 +165,8 @@ def trace(
     ``since``/``until`` (unix seconds) bound the time of every hop; ``min_value`` (in the asset's coins)
     drops smaller tainted amounts; ``stops`` ends the trace at attributed services (a bridge in it is
     crossed unless ``cross_bridge`` is False). Terminals are sorted by share; the first ``max_terminals``
-    get up to ``top_k`` evidence paths each.
+    (None: all) are listed, with up to ``top_k`` evidence paths each; ``shares`` and ``terminal_count`` always
+    cover all of them.
     """
     if hops < 1:
         raise InvalidInputError("hops must be at least 1", hops=hops)
@@ -246,7 +247,7 @@ def _assemble(
     hops: int,
     stops: StopSet | None,
     top_k: int,
-    max_terminals: int,
+    max_terminals: int | None,
     resolver: Resolver,
     prices: Any,
 ) -> TraceResult:

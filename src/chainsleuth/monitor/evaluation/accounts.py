@@ -15,6 +15,7 @@ is cut into snapshots at increasing times T:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -182,8 +183,7 @@ def evaluate_accounts(
         x_te = test.features[key].select(names).values
         runs = []
         for seed in seeds:
-            cfg = TrainConfig(base.params, base.num_boost_round, base.early_stopping_rounds, base.imbalance,
-                              base.threshold, seed)  # fmt: skip
+            cfg = dataclasses.replace(base, seed=seed)
             window = {"start": task.start, "train_times": list(task.train_times), "val_time": task.val_time}
             model = train_model(x_tr, y_tr, x_va, y_va, names, cfg, training_window=window,
                                 data_hash=task.edges.until(task.val_time).digest())  # fmt: skip

@@ -30,7 +30,7 @@
     elements.nodes.forEach(function (node) {
       var d = node.data;
       d.display = d.label + (d.badge ? "\n[" + d.badge.replace(/_/g, " ") + "]" : "") + (d.customer ? "\n(our customer)" : "");
-      d.kind = d.center ? "center" : (d.customer ? "ours" : (d.badge ? "tagged" : "plain"));
+      d.kind = d.center ? "center" : (d.illicit ? "illicit" : (d.customer ? "ours" : (d.badge ? "tagged" : "plain")));
     });
     elements.edges.forEach(function (edge) {
       var d = edge.data;
@@ -49,21 +49,39 @@
         "background-color": "#7d8a99", "width": 22, "height": 22, "color": "#1d2733",
         "text-background-color": "#ffffff", "text-background-opacity": 0.85, "text-background-padding": 2 } },
       { selector: "node[kind = 'center']", style: { "background-color": "#1f4e79", "width": 34, "height": 34, "font-weight": "bold" } },
-      { selector: "node[kind = 'tagged']", style: { "background-color": "#b3261e", "shape": "diamond" } },
+      { selector: "node[kind = 'illicit']", style: { "background-color": "#b3261e", "shape": "diamond", "width": 28, "height": 28 } },
+      { selector: "node[kind = 'tagged']", style: { "background-color": "#6a4c93", "shape": "hexagon" } },
       { selector: "node[kind = 'ours']", style: { "background-color": "#2e7d32", "shape": "round-rectangle" } },
       { selector: "node:selected", style: { "border-width": 4, "border-color": "#f2a900" } },
       { selector: "edge", style: {
         "label": "data(display)", "text-wrap": "wrap", "font-size": 8, "width": 1.5, "line-color": "#9aa7b5",
         "target-arrow-color": "#9aa7b5", "target-arrow-shape": "triangle", "curve-style": "bezier",
-        "text-rotation": "autorotate", "color": "#3b4754",
+        "text-rotation": "autorotate", "color": "#3b4754", "min-zoomed-font-size": 7,
         "text-background-color": "#ffffff", "text-background-opacity": 0.85, "text-background-padding": 1 } },
       { selector: "edge:selected", style: { "line-color": "#f2a900", "target-arrow-color": "#f2a900", "width": 3 } }
     ]
   });
   window.chainsleuthGraph = cy;  // for the tests and for the case workspace that extends this page
 
-  function relayout() {
-    cy.layout({ name: "cose", animate: false, randomize: false, nodeRepulsion: 9000, idealEdgeLength: 120, padding: 30 }).run();
+  // First load: the address in the middle, counterparties on rings. Later expansions: new nodes start on a
+  // circle around the node they came from, then a force layout settles everything without a full reshuffle.
+  function relayout(first) {
+    if (first) {
+      cy.layout({ name: "concentric", concentric: function (node) { return node.data("center") ? 2 : 1; },
+                  levelWidth: function () { return 1; }, minNodeSpacing: 38, padding: 30, animate: false }).run();
+      return;
+    }
+    cy.layout({ name: "cose", animate: false, randomize: false, nodeRepulsion: function () { return 60000; },
+                idealEdgeLength: function () { return 110; }, nodeOverlap: 20, numIter: 1500, padding: 30 }).run();
+  }
+
+  function placeAround(origin, nodes) {
+    var centre = origin.position();
+    var radius = 90 + 8 * nodes.length;
+    nodes.forEach(function (node, index) {
+      var angle = 2 * Math.PI * index / Math.max(nodes.length, 1);
+      node.position({ x: centre.x + radius * Math.cos(angle), y: centre.y + radius * Math.sin(angle) });
+    });
   }
 
   function load(url, address) {
@@ -74,12 +92,16 @@
         return response.json();
       })
       .then(function (graph) {
-        var added = 0;
+        var added = 0, first = cy.elements().empty(), fresh = [];
         decorate(graph).forEach(function (element) {
-          if (cy.getElementById(element.data.id).empty()) { cy.add(element); added += 1; }
+          if (cy.getElementById(element.data.id).empty()) {
+            var item = cy.add(element); added += 1;
+            if (item.isNode()) { fresh.push(item); }
+          }
         });
         expanded[address] = true;
-        relayout();
+        if (!first) { placeAround(cy.getElementById(address), fresh); }
+        relayout(first);
         status.textContent = cy.nodes().length + " addresses, " + cy.edges().length + " edges. " +
           "Expanded " + address.slice(0, 12) + "…: " + graph.counterparties + " counterparties" +
           (graph.truncated ? " (" + graph.truncated + " less active ones left out)" : "") + ", " + added + " new elements.";

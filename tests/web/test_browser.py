@@ -1,0 +1,219 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright against uvicorn on a loopback port.
+
+Journeys: log in, search an address, open its graph and expand a neighbour, reveal a customer with a purpose,
+verify the audit log, and a refused role. Screenshots of the key pages go to ``docs/screenshots/`` (same
+names every run) for docs/web.md and the README. SQLite only: the backends are covered by the TestClient tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from chainsleuth.api.app import create_app
+from chainsleuth.config import Settings
+from chainsleuth.privacy import passwords
+from chainsleuth.store.chainstore import ChainStore
+from chainsleuth.store.db import create_engine_for, session_scope
+from chainsleuth.store.models import DepositAddress
+from chainsleuth.web.graph import neighbourhood
+from tests.web.helpers import load_tiny_world, password_of
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian's chromium is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tiny_world: Path, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[dict[str, Any]]:
+    """uvicorn serving the app over a loaded tiny world; yields its URL and the addresses the journeys use."""
+    import uvicorn
+
+    previous = passwords.get_hasher()
+    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
+    data_dir = tmp_path_factory.mktemp("web-browser")
+    shutil.copyfile(sqlite_template, data_dir / "chainsleuth.db")
+    url = f"sqlite:///{data_dir / 'chainsleuth.db'}"
+    settings = Settings(data_dir=data_dir, database_url=url, demo=True)
+    engine = create_engine_for(url)
+    load_tiny_world(tiny_world, settings, engine)
+    store = ChainStore(settings.chain_dir)
+    with session_scope(engine) as session:
+        candidates = session.scalars(
+            select(DepositAddress).where(DepositAddress.chain == "bitcoin").order_by(DepositAddress.address).limit(40)
+        ).all()
+        best: tuple[int, str, str, str] | None = None
+        for deposit in candidates:
+            if store.address_id("bitcoin", deposit.address) is None:
+                continue
+            graph = neighbourhood(store, session, "bitcoin", deposit.address, limit=25)
+            around = {node["data"]["id"] for node in graph["nodes"]}
+            if not 6 <= len(around) <= 20:
+                continue
+            for node in graph["nodes"][1:6]:
+                further = neighbourhood(store, session, "bitcoin", node["data"]["id"], limit=25)
+                new = len({n["data"]["id"] for n in further["nodes"]} - around)
+                if 3 <= new <= 15 and (best is None or len(around) + new > best[0]):
+                    best = (len(around) + new, deposit.address, node["data"]["id"], deposit.customer_id)
+            if best is not None and best[0] >= 14:
+                break
+        assert best is not None, "no bitcoin deposit address with an expandable neighbour in the tiny world"
+    app = create_app(settings, engine=engine)
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert uv.started, "uvicorn did not start"
+    try:
+        yield {"base": f"http://127.0.0.1:{port}", "address": best[1], "neighbour": best[2], "customer": best[3]}
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+        passwords.set_hasher(previous)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    problems: list[str] = []
+    tab.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    tab.on("pageerror", lambda error: problems.append(str(error)))
+    tab.problems = problems
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def _shot(page: Any, name: str, *, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def _login(page: Any, base: str, username: str, *, shot: str | None = None) -> None:
+    page.goto(base + "/")
+    page.wait_for_url("**/login**")
+    page.fill("#username", username)
+    page.fill("#password", password_of(username))
+    if shot:
+        _shot(page, shot, full_page=False)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dashboard")
+
+
+def test_investigator_journey(page: Any, server: dict[str, Any]) -> None:
+    base = server["base"]
+    _login(page, base, "senior", shot="login")
+    assert page.locator("#section-ledger svg").count() == 1
+    _shot(page, "dashboard")
+
+    # search an address from the top bar, open its graph, expand a neighbour
+    page.fill("#q", server["address"])
+    page.press("#q", "Enter")
+    page.wait_for_url(f"**/chain/bitcoin/address/{server['address']}")
+    page.wait_for_selector("#graph[data-expanded='1']")
+    before = page.evaluate("window.chainsleuthGraph.nodes().length")
+    page.evaluate(f"window.chainsleuthGraph.getElementById({server['neighbour']!r}).select()")
+    page.click("#graph-expand")
+    page.wait_for_selector("#graph[data-expanded='2']")
+    after = page.evaluate("window.chainsleuthGraph.nodes().length")
+    assert after > before
+    page.click("#graph-fit")
+    with page.expect_download() as exported:
+        page.click("#graph-json")
+    assert exported.value.suggested_filename.endswith(".json")
+    with page.expect_download() as png:
+        page.click("#graph-png")
+    assert png.value.suggested_filename.endswith(".png")
+    _shot(page, "address-graph")
+
+    # from the owner link to the customer, pseudonymised, then a reveal with a purpose
+    page.click(f"a[href^='/customers/{server['customer']}']")
+    page.wait_for_selector("#profile")
+    assert "***" in page.inner_text("#profile")
+    page.select_option("#purpose", "case_investigation")
+    page.click("#reveal-form button[type=submit]")
+    page.wait_for_selector("#reveal-error")
+    assert "reference" in page.inner_text("#reveal-error")
+    page.fill("#case_ref", "CASE-2024-017")
+    page.click("#reveal-form button[type=submit]")
+    page.wait_for_selector("#revealed")
+    assert "audit entry" in page.inner_text("#revealed")
+    _shot(page, "customer-revealed")
+
+    # the ledger pages with htmx, the customers list sorts on the client
+    tx_link = page.locator("#events-table a[href*='/tx/']").first
+    tx_href = tx_link.get_attribute("href")
+    page.goto(base + "/customers")
+    page.click("#customers thead th:nth-child(7) button")
+    assert page.get_attribute("#customers thead th:nth-child(7)", "aria-sort") == "ascending"
+    _shot(page, "customers")
+    if tx_href:
+        page.goto(base + tx_href)
+        page.wait_for_selector("text=Transaction")
+        assert "Outputs" in page.inner_text("main") or "Transfers" in page.inner_text("main")
+        _shot(page, "transaction")
+    page.goto(base + "/tags")
+    _shot(page, "tags", full_page=False)
+    assert not [p for p in page.problems if "Content Security Policy" in p or "Refused" in p], page.problems
+
+
+def test_auditor_verifies_the_log(page: Any, server: dict[str, Any]) -> None:
+    _login(page, server["base"], "auditor")
+    page.click("nav.sidenav >> text=Audit log")
+    page.wait_for_selector("#audit-table")
+    page.click("#verify-button")
+    page.wait_for_selector("#verify-ok")
+    _shot(page, "audit", full_page=False)
+    page.click("text=Log out")
+    page.wait_for_url("**/login?bye=1")
+
+
+def test_wrong_role_is_refused(page: Any, server: dict[str, Any]) -> None:
+    _login(page, server["base"], "officer")
+    page.goto(server["base"] + "/customers")
+    assert "Your role may not open this page" in page.inner_text("main")
+    _shot(page, "refused", full_page=False)
