@@ -145,7 +145,9 @@ def _accounts(exercise: Exercise, key: Mapping[str, Any], answer: Mapping[str, A
     if not given:
         note = "No account named."
     else:
-        note = f"{hits} of {len(right)} account(s) right" + (f", {wrong} wrong (each costs half a share)." if wrong else ".")
+        note = f"{hits} of {len(right)} account(s) right" + (
+            f", {wrong} wrong (each costs half a share)." if wrong else "."
+        )
     return Component("account", points, weight, note)
 
 

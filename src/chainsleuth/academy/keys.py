@@ -27,7 +27,7 @@ def _mac(key: bytes, *parts: str) -> bytes:
     return hmac.new(key, "|".join(parts).encode("utf-8"), hashlib.sha256).digest()
 
 
-def _b32(raw: bytes, length: int) -> str:
+def b32(raw: bytes, length: int) -> str:
     return base64.b32encode(raw).decode("ascii").rstrip("=")[:length]
 
 
@@ -49,12 +49,12 @@ def customer_count(key: bytes, cohort: str, trainee: str, base: int) -> int:
 
 def submission_token(key: bytes, cohort: str, trainee: str, seed: int) -> str:
     """The token a trainee sends with every answer; it binds the answer to their own world's seed."""
-    return f"{TOKEN_PREFIX}-{_b32(_mac(key, 'token', cohort, trainee, str(seed)), 20)}"
+    return f"{TOKEN_PREFIX}-{b32(_mac(key, 'token', cohort, trainee, str(seed)), 20)}"
 
 
 def certificate_mac(key: bytes, serial: str, holder: str, course: str, issued_on: str) -> str:
     """The MAC binding a certificate's serial to its holder, course and date."""
-    return _b32(_mac(key, "certificate", serial, holder, course, issued_on), 20)
+    return b32(_mac(key, "certificate", serial, holder, course, issued_on), 20)
 
 
 def certificate_code(serial: str, mac: str) -> str:

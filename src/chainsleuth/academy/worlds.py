@@ -166,9 +166,7 @@ def generate_trainee_world(
         "chain_store": str(place.chain_dir),
         "database_url": place.database_url,
         "note": "A simulated world: every person in it is invented. Send the token with every answer.",
-        "exercises": [
-            {**exercise.public(), "given": keys[exercise.id]["given"]} for exercise in exercises().values()
-        ],
+        "exercises": [{**exercise.public(), "given": keys[exercise.id]["given"]} for exercise in exercises().values()],
     }
     place.assignment_file.write_text(json.dumps(assignment, indent=1), encoding="utf-8")
     tell("done")

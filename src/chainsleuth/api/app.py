@@ -56,6 +56,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, world_dir: P
     )
     for router in routers:
         app.include_router(router)
+    from chainsleuth.api.routers import academy  # the academy (issue 8)
+
+    app.include_router(academy.router)
 
     # -- web pages (issue 7): the analyst console; "/" opens the dashboard (or the log-in page) -----------
     from chainsleuth.web.router import install_web

@@ -163,9 +163,8 @@ def run(
 
     Bitcoin: multi-input heuristic, CoinJoins excluded; add change links with --change. Ethereum: deposit
     addresses joined to the exchange wallets given by --hot-wallets or --tagpacks. Cluster ids are the
-    smallest
-    address id of each cluster and stay stable across runs; merges are logged, and a merge that creates a
-    super-cluster prints a warning.
+    smallest address id of each cluster and stay stable across runs; merges are logged, and a merge that
+    creates a super-cluster prints a warning.
     """
     store = _store(store_dir)
     options = _options(store, chain, change, min_confidence, hot_wallets, tagpacks, super_cluster_size)
@@ -269,9 +268,8 @@ def quality(
     """Cluster precision, recall and F1 (pairwise and B-cubed) against the world's true address owners.
 
     Runs the clustering (incrementally) with the given options first, taking Ethereum's exchange wallets from
-    the
-    world's public TagPacks. Also prints the all-singletons baseline and, on bitcoin, the precision of every
-    change heuristic's links, measured on the transactions where it fired.
+    the world's public TagPacks. Also prints the all-singletons baseline and, on bitcoin, the precision of
+    every change heuristic's links, measured on the transactions where it fired.
     """
     store = _store(store_dir)
     if not (world_dir / "ground_truth").is_dir():

@@ -37,6 +37,7 @@ def amlsim(
     out: OutOpt = Path("eval-results"),
     seeds: SeedsOpt = 5,
     max_nodes: Annotated[int | None, typer.Option(help="Keep only nodes with id < N (a quick subsample).")] = None,
+    max_step: Annotated[int | None, typer.Option(help="Keep only transactions up to this step.")] = None,
     gfp: Annotated[bool, typer.Option(help="Include IBM's GFP baseline when snapml is installed.")] = True,
 ) -> None:
     """Account classification on an IBM AMLSim sample: rules vs LightGBM (raw, graph, GFP)."""
@@ -44,7 +45,7 @@ def amlsim(
     from chainsleuth.monitor.evaluation.amlsim import amlsim_task, load_amlsim
     from chainsleuth.monitor.evaluation.gfp import gfp_account_features, snapml_available
 
-    task = amlsim_task(load_amlsim(directory, max_nodes=max_nodes), name=f"amlsim/{directory.name}")
+    task = amlsim_task(load_amlsim(directory, max_nodes=max_nodes, max_step=max_step), name=f"amlsim/{directory.name}")
     extra = {}
     if gfp and snapml_available():
         extra["gfp"] = lambda e, t: gfp_account_features(e, t, task.config)

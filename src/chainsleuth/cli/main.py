@@ -29,6 +29,7 @@ def _register_groups() -> None:
         audit_cmd,
         cases_cmd,
         chain_cmd,
+        cluster_cmd,
         config_cmd,
         ingest_cmd,
         monitor_cmd,
@@ -45,6 +46,7 @@ def _register_groups() -> None:
     app.add_typer(ingest_cmd.app, name="ingest")
     # `chain trace|exposure|path` live in their own module; they belong to the same `chain` group.
     chain_cmd.app.registered_commands.extend(trace_cmd.app.registered_commands)
+    chain_cmd.app.add_typer(cluster_cmd.app, name="cluster")
     app.add_typer(chain_cmd.app, name="chain")
     app.add_typer(tags_cmd.app, name="tags")
     app.add_typer(privacy_cmd.app, name="privacy")
@@ -54,6 +56,9 @@ def _register_groups() -> None:
     app.add_typer(monitor_cmd.app, name="monitor")
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(config_cmd.keys_app, name="keys")
+    from chainsleuth.cli import academy_cmd  # the academy (issue 8)
+
+    app.add_typer(academy_cmd.app, name="academy")
     app.command("serve")(serve_cmd.serve)
     app.command("demo")(serve_cmd.demo)
 

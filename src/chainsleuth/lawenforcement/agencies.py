@@ -141,7 +141,9 @@ def list_agencies(session: Session, *, active_only: bool = False) -> list[LeAgen
 
 def domain_registry(session: Session) -> dict[str, str]:
     """Official domain -> agency id, over the active agencies."""
-    return {domain: agency.agency_id for agency in list_agencies(session, active_only=True) for domain in agency.domains}
+    return {
+        domain: agency.agency_id for agency in list_agencies(session, active_only=True) for domain in agency.domains
+    }
 
 
 def agency_view(agency: LeAgency) -> dict[str, Any]:

@@ -114,7 +114,7 @@ def check_email(email: str, registry: Mapping[str, str]) -> DomainCheck:
         labels = domain.split(".")
         if candidate in {".".join(labels[i:j]) for i in range(len(labels)) for j in range(i + 1, len(labels) + 1)}:
             reasons.append(f"contains the official domain {candidate} inside another domain (subdomain trick)")
-        elif skeleton(candidate) == shape or skeleton(candidate) in shape.split(".", 1)[-1:] + [shape]:
+        elif skeleton(candidate) == shape or skeleton(candidate) in [*shape.split(".", 1)[-1:], shape]:
             reasons.append(f"looks like the official domain {candidate} (confusable characters)")
         elif _distance(shape, skeleton(candidate)) <= 2 or candidate.replace(".", "-") in domain:
             reasons.append(f"resembles the official domain {candidate} (look-alike spelling)")

@@ -101,10 +101,16 @@ def parse_matrix(text: str, *, path: str = "<matrix>") -> Matrix:
             raise MalformedFileError(f"{where} is not a mapping", path=path)
         disclose = _set(raw.get("disclose") or [], CATEGORIES, where, path) or frozenset()
         act = _set(raw.get("act") or [], ACTIONS, where, path) or frozenset()
-        rules.append(Rule(index, _set(raw.get("type"), REQUEST_TYPES, where, path),
-                          _set(raw.get("basis"), bases or None, where, path),
-                          _set(raw.get("jurisdiction"), None, where, path),
-                          tuple(c for c in CATEGORIES if c in disclose), tuple(a for a in ACTIONS if a in act)))  # fmt: skip
+        rules.append(
+            Rule(
+                index,
+                _set(raw.get("type"), REQUEST_TYPES, where, path),
+                _set(raw.get("basis"), bases or None, where, path),
+                _set(raw.get("jurisdiction"), None, where, path),
+                tuple(c for c in CATEGORIES if c in disclose),
+                tuple(a for a in ACTIONS if a in act),
+            )
+        )
     deadlines = {str(k): float(v) for k, v in (document.get("deadlines_hours") or {}).items()}
     unknown = set(deadlines) - set(REQUEST_TYPES)
     if unknown:

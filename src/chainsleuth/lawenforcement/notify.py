@@ -23,13 +23,14 @@ from chainsleuth.store.models.lawenforcement import LeNotification, LeRequest, L
 def create_notifications(session: Session, request: LeRequest, now: datetime) -> list[LeNotification]:
     """One notification per matched customer of ``request`` (idempotent)."""
     existing = set(session.scalars(select(LeNotification.customer_id).where(LeNotification.request_id == request.id)))
-    customers = sorted(set(session.scalars(
+    matched = session.scalars(
         select(LeTarget.customer_id).where(LeTarget.request_id == request.id, LeTarget.customer_id.is_not(None))
-    )) - existing)  # fmt: skip
+    )
+    customers = sorted({c for c in matched if c is not None} - existing)
     withheld = request.non_disclosure or request.non_disclosure_until is not None
     rows = [LeNotification(request_id=request.id, customer_id=c, status="withheld" if withheld else "due",
                            release_at=request.non_disclosure_until if withheld else now, created_at=now)
-            for c in customers if c]  # fmt: skip
+            for c in customers]  # fmt: skip
     session.add_all(rows)
     return rows
 

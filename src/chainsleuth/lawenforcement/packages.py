@@ -31,7 +31,7 @@ from chainsleuth.cases.common import moment, required_text
 from chainsleuth.errors import NotFoundError, PolicyViolationError
 from chainsleuth.lawenforcement.agencies import get_agency
 from chainsleuth.lawenforcement.notify import create_notifications
-from chainsleuth.lawenforcement.requests import REQUEST_OBJECT, get_request, request_targets
+from chainsleuth.lawenforcement.requests import get_request, request_targets
 from chainsleuth.lawenforcement.sealing import read_file, seal_for_agency, sha256_hex, store_file
 from chainsleuth.lawenforcement.triage import require_callback
 from chainsleuth.privacy import audit
@@ -118,15 +118,18 @@ def collect(session: Session, request: LeRequest, categories: Sequence[str]) -> 
                                                    else third(owner, "THIRDACCT") if owner else None)  # fmt: skip
                 rows.append(row)
         elif category == "wallet_addresses":
-            query = select(DepositAddress).where(DepositAddress.customer_id.in_(customers))
-            for address in session.scalars(query.order_by(DepositAddress.customer_id, DepositAddress.chain,
+            addresses = select(DepositAddress).where(DepositAddress.customer_id.in_(customers))
+            for address in session.scalars(addresses.order_by(DepositAddress.customer_id, DepositAddress.chain,
                                                           DepositAddress.address)):  # fmt: skip
                 rows.append({f: getattr(address, f) for f in FIELDS[category]})
         elif category == "balances":
-            query = (select(Account.customer_id, Balance.account_id, Balance.asset, Balance.balance)
-                     .join(Account, Account.account_id == Balance.account_id)
-                     .where(Account.customer_id.in_(customers)).order_by(Balance.account_id, Balance.asset))  # fmt: skip
-            rows = [dict(zip(FIELDS[category], row, strict=True)) for row in session.execute(query)]
+            balances = (
+                select(Account.customer_id, Balance.account_id, Balance.asset, Balance.balance)
+                .join(Account, Account.account_id == Balance.account_id)
+                .where(Account.customer_id.in_(customers))
+                .order_by(Balance.account_id, Balance.asset)
+            )
+            rows = [dict(zip(FIELDS[category], row, strict=True)) for row in session.execute(balances)]
         data[category] = [{k: _text(v) for k, v in row.items()} for row in rows]
     return data
 
@@ -171,10 +174,16 @@ def build_bundle(request: LeRequest, agency_name: str, data: dict[str, list[dict
     files: dict[str, bytes] = {f"{c}.csv": _csv(rows, FIELDS[c]) for c, rows in data.items()}
     files["data.json"] = json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True).encode("utf-8")
     files["report.pdf"] = _pdf(request, agency_name, dict(files), data)
-    manifest = {"format": "chainsleuth-disclosure-v1", "request": request.reference, "agency_id": request.agency_id,
-                "case_number": request.case_number, "created_at": at.isoformat(), "categories": sorted(data),
-                "records": {c: len(rows) for c, rows in data.items()},
-                "files": [{"name": n, "sha256": sha256_hex(b), "bytes": len(b)} for n, b in sorted(files.items())]}  # fmt: skip
+    manifest = {
+        "format": "chainsleuth-disclosure-v1",
+        "request": request.reference,
+        "agency_id": request.agency_id,
+        "case_number": request.case_number,
+        "created_at": at.isoformat(),
+        "categories": sorted(data),
+        "records": {c: len(rows) for c, rows in data.items()},
+        "files": [{"name": n, "sha256": sha256_hex(b), "bytes": len(b)} for n, b in sorted(files.items())],
+    }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, body in sorted(files.items()):
@@ -198,9 +207,17 @@ def draft_package(session: Session, staff: Actor, request_id: int | str, now: da
     bundle, manifest = build_bundle(request, get_agency(session, request.agency_id).name, data, at)
     stored = store_file(session, bundle, kind="package_draft", filename=f"{request.reference}.zip",
                         media_type="application/zip", request_id=request.id)  # fmt: skip
-    package = LePackage(request_id=request.id, status="draft", categories=categories, manifest=manifest,
-                        manifest_sha256=sha256_hex(json.dumps(manifest, sort_keys=True).encode()),
-                        draft_file_id=stored.id, drafted_by=staff.username, drafted_at=at, download_count=0)  # fmt: skip
+    package = LePackage(
+        request_id=request.id,
+        status="draft",
+        categories=categories,
+        manifest=manifest,
+        manifest_sha256=sha256_hex(json.dumps(manifest, sort_keys=True).encode()),
+        draft_file_id=stored.id,
+        drafted_by=staff.username,
+        drafted_at=at,
+        download_count=0,
+    )
     session.add(package)
     session.flush()
     audit.record(session, staff, "le_package.draft", PACKAGE_OBJECT, str(package.id), purpose=request.reference,

@@ -12,11 +12,11 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from chainsleuth.cases.common import aware, moment, required_text
@@ -37,6 +37,11 @@ QUEUE_OF_TYPE = {"emergency_disclosure": "emergency", "freeze": "actions", "seiz
                  "unfreeze": "actions", "preservation": "preservation"}  # fmt: skip
 OPEN_STATUSES = ("submitted", "in_triage", "awaiting_callback", "in_progress")
 _NOT_FOUND = "no such request"
+
+
+def _scope(actor: Actor) -> ColumnElement[bool]:
+    """The WHERE clause of what ``actor`` may see (officers: their own agency's requests)."""
+    return agency_filter(actor, cast("ColumnElement[str | None]", LeRequest.agency_id))
 
 
 def queue_of(request_type: str) -> str:
@@ -104,7 +109,7 @@ def _validate(session: Session, actor: Actor, form: Submission, matrix: Matrix) 
     parent_id = None
     if form.parent_reference:
         parent = session.scalar(select(LeRequest).where(LeRequest.reference == form.parent_reference,
-                                                        agency_filter(actor, LeRequest.agency_id)))  # fmt: skip
+                                                        _scope(actor)))  # fmt: skip
         if parent is None:
             raise NotFoundError(_NOT_FOUND, reference=form.parent_reference)
         parent_id = parent.id
@@ -218,7 +223,7 @@ def list_requests(
     require(actor, "le_request.read")
     if is_agency_scoped(actor):
         require_active_officer(session, actor)
-    query = select(LeRequest).where(agency_filter(actor, LeRequest.agency_id))
+    query = select(LeRequest).where(_scope(actor))
     for column, value in ((LeRequest.status, status), (LeRequest.queue, queue), (LeRequest.agency_id, agency_id)):
         if value is not None:
             query = query.where(column == value)

@@ -25,15 +25,21 @@ from chainsleuth.errors import InvalidInputError, NotFoundError, PermissionDenie
 from chainsleuth.lawenforcement.agencies import get_agency
 from chainsleuth.lawenforcement.matrix import CATEGORIES
 from chainsleuth.lawenforcement.notify import create_notifications
-from chainsleuth.lawenforcement.triage import require_callback
 from chainsleuth.lawenforcement.requests import OPEN_STATUSES, REQUEST_OBJECT, get_request, request_targets
 from chainsleuth.lawenforcement.sealing import read_file, store_file
+from chainsleuth.lawenforcement.triage import require_callback
 from chainsleuth.privacy import audit
 from chainsleuth.privacy.policy import Actor, is_agency_scoped, require
 from chainsleuth.store.db import stale_version_guard
 from chainsleuth.store.models.exchange import Account
-from chainsleuth.store.models.lawenforcement import CALLBACK_OUTCOMES, LeCallback, LeFile, LeMessage, LeRequest
-from chainsleuth.store.models.lawenforcement import LeRequestAction
+from chainsleuth.store.models.lawenforcement import (
+    CALLBACK_OUTCOMES,
+    LeCallback,
+    LeFile,
+    LeMessage,
+    LeRequest,
+    LeRequestAction,
+)
 
 #: Templated reasons for declining or narrowing (the agency sees the text; ``note`` adds specifics).
 DECLINE_TEMPLATES: dict[str, str] = {
@@ -79,8 +85,15 @@ def record_callback(
     if contact is None or not digits:
         raise PolicyViolationError("call-backs use a verified number from the agency registry, not one from the "
                                    "request", agency_id=agency.agency_id)  # fmt: skip
-    callback = LeCallback(request_id=request.id, performed_by=staff.username, contact_name=contact["name"],
-                          phone=contact["phone"], called_at=when, outcome=outcome, notes=notes.strip()[:4000])  # fmt: skip
+    callback = LeCallback(
+        request_id=request.id,
+        performed_by=staff.username,
+        contact_name=contact["name"],
+        phone=contact["phone"],
+        called_at=when,
+        outcome=outcome,
+        notes=notes.strip()[:4000],
+    )
     session.add(callback)
     if outcome == "confirmed":
         request.callback_confirmed_at = when
@@ -137,7 +150,7 @@ def propose_actions(
             destination = request.seizure_destination or {}
             extra = {"destination_chain": destination.get("chain"), "destination_address": destination.get("address")}
         proposals += [{"kind": kind, "account_id": a, **extra} for a in accounts]
-    if kind == "preserve" or "preserve" in allowed and kind in ("freeze", "seize"):
+    if kind == "preserve" or ("preserve" in allowed and kind in ("freeze", "seize")):
         proposals += [{"kind": "preserve", "customer_id": c} for c in customers]
     ids: list[int] = []
     for proposal in proposals:

@@ -26,7 +26,7 @@ def requester_risk(
 ) -> tuple[int, list[str]]:
     """``(score 0-100, reasons)`` for a request about to be submitted by ``officer``."""
     score, reasons = 0, []
-    check = check_email(officer.email, {domain: agency.agency_id for domain in agency.domains})
+    check = check_email(officer.email, dict.fromkeys(agency.domains, agency.agency_id))
     if not check.accepted:
         score += 40
         reasons.append(f"the officer's e-mail domain {check.domain} is no longer on the agency's registry entry")

@@ -23,7 +23,7 @@ from chainsleuth.monitor.models.lgbm import TrainConfig
 
 AMLSIM = Path(__file__).resolve().parents[4] / "shared" / "data" / "amlsim" / "20K_fanin200"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-FAST = TrainConfig(num_boost_round=80, early_stopping_rounds=15)
+FAST = TrainConfig(num_boost_round=80, early_stopping_rounds=15, imbalance="none")
 
 
 def test_sealed_labels_refuse_every_early_read() -> None:
@@ -43,9 +43,11 @@ def test_sealed_labels_refuse_every_early_read() -> None:
 
 @pytest.fixture(scope="module")
 def amlsim_small() -> Any:
+    """The first 60 of 149 steps of 20K_fanin200 (all 20,000 accounts, ~40k transactions, patterns intact)."""
     if not AMLSIM.is_dir():
         pytest.skip("shared AMLSim data not present")
-    return amlsim_task(load_amlsim(AMLSIM, max_nodes=8000))
+    task = amlsim_task(load_amlsim(AMLSIM, max_step=60))
+    return task, accounts.build_snapshots(task)
 
 
 def test_threshold_uses_validation_labels_and_test_labels_open_only_after_scoring(
@@ -66,20 +68,22 @@ def test_threshold_uses_validation_labels_and_test_labels_open_only_after_scorin
 
     monkeypatch.setattr(accounts, "train_model", spy_train)
     monkeypatch.setattr(SealedLabels, "open", spy_open)
-    snaps = accounts.build_snapshots(amlsim_small)
-    evaluate_accounts(amlsim_small, seeds=(0,), methods=("lgbm_raw",), train_config=FAST, snapshots=snaps)
+    task, snaps = amlsim_small
+    evaluate_accounts(task, seeds=(0,), methods=("lgbm_raw",), train_config=FAST, snapshots=snaps)
     assert log == ["train", "open"]
     np.testing.assert_array_equal(val_labels[0], snaps[-2].y)  # the validation snapshot, not the test one
     assert snaps[-2].time < snaps[-1].time
 
 
 def test_amlsim_subsample_beats_the_base_rate(amlsim_small: Any) -> None:
-    report = evaluate_accounts(amlsim_small, seeds=(0, 1), methods=("rules", "lgbm_graph"), train_config=FAST)
+    task, snaps = amlsim_small
+    report = evaluate_accounts(task, seeds=(0,), methods=("rules", "lgbm_graph"), train_config=FAST, snapshots=snaps)
     base = report["data"]["test"]["base_rate"]
     assert 0 < base < 0.02
     pr = report["methods"]["lgbm_graph"]["summary"]["pr_auc"]["mean"]
-    # measured PR_AUC_MEASURED on this subsample; the bound sits a bit below it
-    assert pr > PR_AUC_BOUND * base
+    # measured: PR-AUC 0.40 at a base rate of 0.0061 (65x); the bound, 40x, sits below that with room for
+    # LightGBM differences across platforms. Rules alone measured 0.09 on the full data set.
+    assert pr > 40 * base
     assert report["methods"]["rules"]["rule"]
     assert report["methods"]["lgbm_graph"]["summary"]["recall_by_group"]["fan-in"]["recall"]["mean"] >= 0
 

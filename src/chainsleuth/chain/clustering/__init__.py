@@ -1,8 +1,7 @@
 """Address clustering: multi-input with CoinJoin detection, change heuristics, deposit addresses, stable ids.
 
 See ``docs/clustering.md``. The kernels work on plain numpy arrays; :func:`cluster_chain` runs them on the
-chain
-store and persists the address → cluster mapping under ``<chain store>/clusters/<chain>/``.
+chain store and persists the address → cluster mapping under ``<chain store>/clusters/<chain>/``.
 """
 
 from chainsleuth.chain.clustering.change import (
@@ -23,7 +22,13 @@ from chainsleuth.chain.clustering.engine import (
 )
 from chainsleuth.chain.clustering.kernel import apply_edges, compare_clusterings, components, group_edges
 from chainsleuth.chain.clustering.persist import ClusterState, ClusterStore
-from chainsleuth.chain.clustering.quality import ClusterQuality, evaluate_clusters
+from chainsleuth.chain.clustering.quality import (
+    ClusterQuality,
+    evaluate_clusters,
+    tagpack_wallets,
+    true_owners,
+    wallets_from_tags,
+)
 from chainsleuth.chain.clustering.view import UtxoView, load_utxo_view
 
 __all__ = [
@@ -52,5 +57,8 @@ __all__ = [
     "evaluate_clusters",
     "group_edges",
     "load_utxo_view",
+    "tagpack_wallets",
+    "true_owners",
     "utxo_edges",
+    "wallets_from_tags",
 ]

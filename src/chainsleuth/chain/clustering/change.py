@@ -6,8 +6,7 @@ guesses, so each one is available on its own, carries its own confidence, is off
 is shown per transaction (``chainsleuth chain cluster change TX``).
 
 A heuristic *fires* on a transaction only when exactly one output qualifies; ties are not guessed. It
-considers
-only transactions with at least one input and two outputs with an address, and never CoinJoins.
+considers only transactions with at least one input and two outputs with an address, and never CoinJoins.
 
 =================  ==========================================================================================
 ``input_reuse``    the one output paid back to an address that is also an input (wallets without HD keys)
@@ -26,8 +25,7 @@ only transactions with at least one input and two outputs with an address, and n
 transaction can change as the chain grows; the others look only at the transaction itself. The default
 confidences were measured as the precision of each heuristic on the simulator (see ``docs/clustering.md``) and
 rounded down; pass your own to reflect your chain. BlockSci's locktime and legacy-script heuristics need
-fields
-(lock_time, sequence, script versions) that the chain store does not keep.
+fields (lock_time, sequence, script versions) that the chain store does not keep.
 """
 
 from __future__ import annotations
@@ -89,9 +87,8 @@ class ChangeResult:
 
     ``tx_ids``/``output_index``/``address_id``/``heuristic``/``confidence`` are parallel, one row per (tx,
     heuristic) that fired, sorted by tx. ``qualifying`` keeps, per heuristic, how many outputs qualified in
-    every
-    eligible transaction (``eligible_tx``), which is what explains a silence: 0 = nothing looked like change,
-    2+ = ambiguous.
+    every eligible transaction (``eligible_tx``), which is what explains a silence: 0 = nothing looked like
+    change, 2+ = ambiguous.
     """
 
     tx_ids: Int64Array

@@ -4,8 +4,7 @@ A CoinJoin deliberately puts the inputs of several owners into one transaction, 
 would merge unrelated wallets, and a few CoinJoins are enough to glue a whole chain into one "super-cluster".
 The detector follows the published heuristics of BlockSci (``isCoinjoin``), Wasabi, Samourai Whirlpool and
 JoinMarket, which all look for the same shape: several participants (distinct input addresses) each receive
-one
-output of a common *denomination*, plus at most one change output each (and maybe a coordinator fee).
+one output of a common *denomination*, plus at most one change output each (and maybe a coordinator fee).
 
 Each candidate (≥ 2 inputs, ≥ 3 outputs) is scored on five checks, each worth 0.2:
 
@@ -19,10 +18,9 @@ Each candidate (≥ 2 inputs, ≥ 3 outputs) is scored on five checks, each wort
                        dominate; a batch payment with three equal refunds does not).
 
 A transaction is flagged when checks 1-3 all pass and the score is at least ``min_score`` (default 0.8, i.e.
-at
-most one of checks 4-5 fails). Whirlpool (5 inputs, 5 equal outputs, no change) scores 1.0; a Wasabi 1 round
-scores 0.8-1.0; a JoinMarket join with 3+ makers 0.8-1.0; an exchange batch payout with a few equal amounts
-fails check 2 or 5.
+at most one of checks 4-5 fails). Whirlpool (5 inputs, 5 equal outputs, no change) scores 1.0; a Wasabi 1
+round scores 0.8-1.0; a JoinMarket join with 3+ makers 0.8-1.0; an exchange batch payout with a few equal
+amounts fails check 2 or 5.
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 
 Account chains have no multi-input transactions, but exchanges leave another trace: each customer gets a
 *deposit address*, and the exchange sweeps whatever arrives there into its hot wallet soon after, almost to
-the
-last wei (minus gas). So an address that
+the last wei (minus gas). So an address that
 
 1. sends value to a known hot wallet (of exactly one exchange),
 2. forwards (almost) everything it received of that asset to it (``min_forward_share``),
@@ -14,13 +13,11 @@ last wei (minus gas). So an address that
 
 is that exchange's deposit address and belongs to the exchange's cluster. Transfers from the exchange's own
 wallets (gas top-ups before a token sweep) are not counted as receipts or senders, because exchanges send gas
-to
-their deposit addresses and that ETH is burnt, not forwarded.
+to their deposit addresses and that ETH is burnt, not forwarded.
 
 The confidence starts at 0.6 when all conditions hold and rises by 0.1 for each sign that the address is not a
 personal wallet that happens to empty itself into an exchange: three or more distinct senders, a median delay
-under
-an hour, a forward share of 99 % or more; 0.05 more for two or more separate forwards (at most 0.95).
+under an hour, a forward share of 99 % or more; 0.05 more for two or more separate forwards (at most 0.95).
 """
 
 from __future__ import annotations
@@ -110,8 +107,7 @@ def detect_deposit_addresses(
     """Find deposit addresses among the transfers ``src → dst`` (values in coins, unix timestamps).
 
     ``hot_wallets`` maps address ids of known exchange wallets (from tags) to the exchange's name; addresses
-    of
-    one exchange are treated as one destination.
+    of one exchange are treated as one destination.
     """
     p = params or DepositParams()
     s, d = as_int64(src), as_int64(dst)

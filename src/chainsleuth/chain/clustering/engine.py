@@ -6,10 +6,8 @@
 
 A run is *incremental* (only blocks above the last clustered height are read, the stored mapping is the
 union-find state) when the options are unchanged, the chain was not rolled back below the clustered height,
-and
-no heuristic in use looks ahead; otherwise it recomputes from scratch. Both give the same mapping, because
-cluster
-ids are the smallest address id of each cluster (see :mod:`~chainsleuth.chain.clustering.kernel`).
+and no heuristic in use looks ahead; otherwise it recomputes from scratch. Both give the same mapping, because
+cluster ids are the smallest address id of each cluster (see :mod:`~chainsleuth.chain.clustering.kernel`).
 """
 
 from __future__ import annotations

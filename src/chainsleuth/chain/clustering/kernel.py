@@ -1,18 +1,15 @@
 """Numpy kernels of address clustering: edge lists, connected components, stable cluster ids.
 
 Every heuristic in this package reduces to an *edge list* ``(src, dst)`` of dense address ids meaning "same
-owner". Clustering is the transitive closure of those edges, which
-:func:`scipy.sparse.csgraph.connected_components`
+owner". Clustering is the transitive closure of those edges, which ``scipy.sparse.csgraph.connected_components``
 computes in C in O(addresses + edges); everything here is plain vectorised numpy around that one call, so the
-whole pipeline stays within a small constant of the practical floor (see ``benchmarks/bench_clustering.py``).
+kernel runs at the speed of that practical floor (see ``benchmarks/bench_clustering.py``).
 
 Cluster ids are *the smallest address id in the cluster*. Dense address ids are handed out in order of first
 appearance and never change, so the smallest id is the address seen first: a cluster keeps its id when it
-grows,
-and when two clusters merge the result carries the id of the one that appeared first (the older one). Because
-the minimum does not depend on the order in which edges arrive, clustering in increments gives exactly the
-same
-ids as clustering everything at once.
+grows, and when two clusters merge the result carries the id of the one that appeared first (the older one).
+Because the minimum does not depend on the order in which edges arrive, clustering in increments gives exactly
+the same ids as clustering everything at once.
 """
 
 from __future__ import annotations
@@ -229,9 +226,8 @@ def apply_edges(previous: Int64Array | None, n_addresses: int, src: Int64Array, 
     """Extend ``previous`` (cluster id per address, or None) to ``n_addresses`` and union the new edges.
 
     Only the new edges and one relabelling pass over the mapping are processed: each old cluster enters the
-    graph
-    as its id (its smallest address, itself a node), so the graph has ``n_addresses`` nodes and ``len(src)``
-    edges whatever the history was, and the result equals clustering all edges ever seen at once.
+    graph as its id (its smallest address, itself a node), so the graph has ``n_addresses`` nodes and
+    ``len(src)`` edges whatever the history was, and the result equals clustering all edges ever seen at once.
     """
     old = np.empty(0, dtype=np.int64) if previous is None else as_int64(previous)
     if len(old) > n_addresses:

@@ -3,12 +3,10 @@
 
 Layout (one directory per chain)::
 
-    ROOT/clusters/<chain>/state.json                     what was clustered, how, up to which block; the files
+    ROOT/clusters/<chain>/state.json                     options, clustered height and block hash, files
     ROOT/clusters/<chain>/parts/clusters-<run>.parquet   address_id, cluster_id  (row i is address i)
-    ROOT/clusters/<chain>/parts/merges-<run>.parquet     the merges of run <run>  (one file per run with
-    merges)
-    ROOT/clusters/<chain>/parts/links-<run>.parquet      evidence of the heuristic links (change, deposit,
-    CoinJoin)
+    ROOT/clusters/<chain>/parts/merges-<run>.parquet     the merges of run <run> (one file per run)
+    ROOT/clusters/<chain>/parts/links-<run>.parquet      evidence of links (change, deposit, CoinJoin)
 
 Every file is written to a temporary name, fsynced and renamed; ``state.json`` is replaced last and names the
 files of the current generation, so a reader (or a crash) sees the previous generation or the new one, never a

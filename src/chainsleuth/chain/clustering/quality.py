@@ -2,15 +2,14 @@
 """Cluster quality against ground truth (the simulator's true owner of every address).
 
 :func:`evaluate_clusters` reports two standard families of measures, both computed from the contingency table
-of
-(cluster, true owner) counts in O(addresses):
+of (cluster, true owner) counts in O(addresses):
 
 * **pairwise** precision = share of address pairs put in one cluster that really have one owner; recall =
 share
-  of same-owner pairs that ended up in one cluster. This is the measure of the clustering literature
-  (Harrigan &
-  Fretter; BlockSci's evaluation) and what investigators feel: one wrong merge of two big clusters costs many
-  pairs. It is dominated by the largest owners (an exchange with 10,000 addresses outweighs 1,000 persons).
+  of same-owner pairs that ended up in one cluster. This is the measure of the clustering literature (Harrigan
+  & Fretter; BlockSci's evaluation) and what investigators feel: one wrong merge of two big clusters costs
+  many pairs. It is dominated by the largest owners (an exchange with 10,000 addresses outweighs 1,000
+  persons).
 * **B-cubed** precision/recall average, over addresses, the share of the address's cluster that has its owner
   and the share of its owner's addresses in its cluster; every address counts once, so it reflects the typical
   address. The headline F1 is pairwise; both are shown.

@@ -6,8 +6,9 @@ is cut into snapshots at increasing times T:
 
 - features as of T use only edges with ``time <= T`` (``account_features`` on ``edges.until(T)``);
 - an account is positive at T if its onset is in ``(S, T]``, S being the previous snapshot time (``start``
-  for the first one); accounts whose onset is ``<= S`` are already known and dropped from that snapshot; accounts turning illicit after T are negatives at T (at T
-  nobody knew), so no future label ever enters an earlier snapshot;
+  for the first one); accounts whose onset is ``<= S`` are already known and dropped from that snapshot;
+  accounts turning illicit after T are negatives at T (at T nobody knew), so no future label ever enters an
+  earlier snapshot;
 - several training snapshots are stacked, one validation snapshot follows them, one test snapshot follows that.
   The validation snapshot alone drives early stopping, rule thresholds and the alert threshold; the test
   labels are sealed (``SealedLabels``) until the test scores are final.
@@ -134,6 +135,13 @@ def _method_features(snaps: Sequence[Snapshot], method: str) -> tuple[str, list[
     raise FeatureError(f"unknown method {method!r}")
 
 
+def _floor_nan(col: FloatArray) -> FloatArray:
+    """Missing values rank below every observed one (a rule never fires on a missing value)."""
+    finite = col[np.isfinite(col)]
+    floor = float(finite.min()) - 1.0 if finite.size else -1.0
+    return np.where(np.isfinite(col), col, floor)
+
+
 def _rules(snaps: Sequence[Snapshot], groups: list[str | None], budget: float) -> dict[str, Any]:
     """Best single threshold rule ``feature >= k``; feature and k chosen on the validation snapshot only."""
     names = snaps[0].features["graph"].names
@@ -141,12 +149,12 @@ def _rules(snaps: Sequence[Snapshot], groups: list[str | None], budget: float) -
     val, test = snaps[-2], snaps[-1]
     best: tuple[float, str, float] = (-1.0, "", math.inf)
     for n in cands:
-        s = np.nan_to_num(val.features["graph"].column(n), nan=-np.inf)
+        s = _floor_nan(val.features["graph"].column(n))
         thr, f1 = best_f1_threshold(val.y, s)
         if f1 > best[0]:
             best = (f1, n, thr)
     _, feat, thr = best
-    score = np.nan_to_num(test.features["graph"].column(feat), nan=-np.inf)
+    score = _floor_nan(test.features["graph"].column(feat))
     y = SealedLabels(test.y).open(score, threshold_frozen=True)
     rep = _score_report(y, score, thr, groups, budget)
     rep["rule"] = f"{feat} >= {thr:g}"

@@ -35,8 +35,12 @@ class AmlsimData:
     pattern: str | None
 
 
-def load_amlsim(directory: Path, *, max_nodes: int | None = None) -> AmlsimData:
-    """Read an AMLSim sample folder. ``max_nodes`` keeps nodes ``< max_nodes`` and the edges among them."""
+def load_amlsim(directory: Path, *, max_nodes: int | None = None, max_step: int | None = None) -> AmlsimData:
+    """Read an AMLSim sample folder.
+
+    Subsamples for quick runs: ``max_nodes`` keeps nodes ``< max_nodes`` and the edges among them (this breaks
+    patterns apart, so it makes detection harder); ``max_step`` keeps the edges up to that step (patterns intact).
+    """
     nodes_p, tx_p = directory / "nodes.csv", directory / "transactions.csv"
     for p in (nodes_p, tx_p):
         if not p.is_file():
@@ -59,6 +63,9 @@ def load_amlsim(directory: Path, *, max_nodes: int | None = None) -> AmlsimData:
         keep_n = ids < max_nodes
         ids, fraud, step = ids[keep_n], fraud[keep_n], step[keep_n]
         keep = (src < max_nodes) & (dst < max_nodes)
+        src, dst, amt, t = src[keep], dst[keep], amt[keep], t[keep]
+    if max_step is not None:
+        keep = t <= max_step
         src, dst, amt, t = src[keep], dst[keep], amt[keep], t[keep]
     pattern = None
     meta = directory / "metadata.txt"

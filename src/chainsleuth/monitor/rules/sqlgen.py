@@ -127,7 +127,13 @@ def aggregate_sql(spec: AggregateSpec, resolve: Resolver, ts_column: str) -> str
     if spec.func == "count":
         body = f"CAST(count({value}) {window} AS DOUBLE)"
     elif spec.func == "distinct_count":
-        body = f"CAST(count(DISTINCT {value}) {window} AS DOUBLE)"
+        # DuckDB's DISTINCT window aggregate degrades to quadratic time with EXCLUDE TIES, so the same quantity
+        # is computed as: distinct values strictly before t (a plain frame ending 1 µs earlier), plus one if
+        # the event's own value did not occur in that frame (a count partitioned by key and value).
+        before = f"{spec.window_seconds * 1_000_000} PRECEDING AND 1 PRECEDING"
+        earlier = f"count(DISTINCT {value}) OVER (PARTITION BY {partition} ORDER BY {ts_column} RANGE BETWEEN {before})"
+        seen = f"count({value}) OVER (PARTITION BY {partition}, {value} ORDER BY {ts_column} RANGE BETWEEN {before})"
+        body = f"(CAST({earlier} AS DOUBLE) + CASE WHEN {value} IS NOT NULL AND {seen} = 0 THEN 1.0 ELSE 0.0 END)"
     elif spec.func == "sum":
         body = f"(CAST(coalesce(sum({scaled}) {window}, 0) AS DOUBLE) / {_double(SUM_SCALE)})"
     elif spec.func == "avg":

@@ -72,7 +72,7 @@
       return;
     }
     cy.layout({ name: "cose", animate: false, randomize: false, nodeRepulsion: function () { return 60000; },
-                idealEdgeLength: function () { return 110; }, nodeOverlap: 20, numIter: 1500, padding: 30 }).run();
+                idealEdgeLength: function () { return 150; }, nodeOverlap: 20, numIter: 1500, padding: 30 }).run();
   }
 
   function placeAround(origin, nodes) {

@@ -1,0 +1,1 @@
+"""Detection-quality evaluation: AMLSim, the simulator's ground truth, Elliptic and AMLworld loaders/protocols."""
