@@ -18,7 +18,9 @@ from rich.progress import Progress, TaskID
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from chainsleuth.chain.attribution.store import import_tagpack
+from chainsleuth.chain.attribution.store import find_tags, import_tagpack
+from chainsleuth.chain.clustering import ClusterOptions, cluster_chain
+from chainsleuth.chain.clustering.quality import wallets_from_tags
 from chainsleuth.config import Settings
 from chainsleuth.errors import ConflictError
 from chainsleuth.ingest.etl import IngestReport, ingest_world_chains
@@ -49,6 +51,7 @@ class DemoReport:
     database_url: str
     tags: int = 0
     tagpacks: int = 0
+    clusters: dict[str, tuple[int, int]] = field(default_factory=dict)
     users: list[tuple[str, str, str]] = field(default_factory=list)
 
     def summary_rows(self) -> list[tuple[str, str]]:
@@ -71,6 +74,8 @@ class DemoReport:
                     f"{stats['rows'].get('transactions', 0):,} transactions, {stats['addresses']:,} addresses",
                 )
             )
+        for chain, (addresses, clusters) in sorted(self.clusters.items()):
+            rows.append((f"{chain} clustering", f"{addresses:,} addresses in {clusters:,} clusters"))
         return rows
 
 
@@ -156,7 +161,14 @@ def prepare_demo(
         chains = ingest_world_chains(world_dir, store, tasks.chains())
         with session_scope(engine) as session:
             tags, tagpacks = _import_world_tagpacks(session, world_dir)
+            exchange_wallets = wallets_from_tags(
+                store, "ethereum", find_tags(session, network="ethereum", category="exchange")
+            )
             users = [(name, password, role.value) for name, password, role in seed_demo_users(session)]
+        clusters = {
+            "bitcoin": cluster_chain(store, "bitcoin"),
+            "ethereum": cluster_chain(store, "ethereum", ClusterOptions(hot_wallets=exchange_wallets)),
+        }
     finally:
         engine.dispose()
     return DemoReport(
@@ -169,6 +181,7 @@ def prepare_demo(
         database_url=settings.resolved_database_url,
         tags=tags,
         tagpacks=tagpacks,
+        clusters={chain: (report.addresses, report.clusters) for chain, report in clusters.items()},
         users=users,
     )
 

@@ -145,98 +145,60 @@ def _login(page: Any, base: str, username: str, *, shot: str | None = None) -> N
 
 
 def test_investigator_journey(page: Any, server: dict[str, Any]) -> None:
-    import time as _t; _t0=_t.monotonic()
     base = server["base"]
-    print('STEP', round(_t.monotonic()-_t0,1), 'base = server["base"]')
     _login(page, base, "senior", shot="login")
-    print('STEP', round(_t.monotonic()-_t0,1), '_login(page, base, "senior", shot="login")')
     assert page.locator("#section-ledger svg").count() == 1
-    print('STEP', round(_t.monotonic()-_t0,1), 'assert page.locator("#section-ledger svg").count()')
     _shot(page, "dashboard")
-    print('STEP', round(_t.monotonic()-_t0,1), '_shot(page, "dashboard")')
 
     # search an address from the top bar, open its graph, expand a neighbour
     page.fill("#q", server["address"])
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.fill("#q", server["address"])')
     page.press("#q", "Enter")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.press("#q", "Enter")')
     page.wait_for_url(f"**/chain/bitcoin/address/{server['address']}")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.wait_for_url(f"**/chain/bitcoin/address/{serv')
     page.wait_for_selector("#graph[data-expanded='1']")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.wait_for_selector("#graph[data-expanded=\'1\']"')
     before = page.evaluate("window.chainsleuthGraph.nodes().length")
-    print('STEP', round(_t.monotonic()-_t0,1), 'before = page.evaluate("window.chainsleuthGraph.no')
-    page.evaluate(f"window.chainsleuthGraph.getElementById({server['neighbour']!r}).select()")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.evaluate(f"window.chainsleuthGraph.getElement')
+    # (returns nothing: serialising a Cytoscape collection back to Python would take minutes)
+    page.evaluate(f"() => {{ window.chainsleuthGraph.getElementById({server['neighbour']!r}).select(); }}")
     page.click("#graph-expand")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.click("#graph-expand")')
     page.wait_for_selector("#graph[data-expanded='2']")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.wait_for_selector("#graph[data-expanded=\'2\']"')
     after = page.evaluate("window.chainsleuthGraph.nodes().length")
-    print('STEP', round(_t.monotonic()-_t0,1), 'after = page.evaluate("window.chainsleuthGraph.nod')
     assert after > before
-    print('STEP', round(_t.monotonic()-_t0,1), 'assert after > before')
     page.click("#graph-fit")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.click("#graph-fit")')
     with page.expect_download() as exported:
         page.click("#graph-json")
     assert exported.value.suggested_filename.endswith(".json")
-    print('STEP', round(_t.monotonic()-_t0,1), 'assert exported.value.suggested_filename.endswith(')
     with page.expect_download() as png:
         page.click("#graph-png")
     assert png.value.suggested_filename.endswith(".png")
-    print('STEP', round(_t.monotonic()-_t0,1), 'assert png.value.suggested_filename.endswith(".png')
     _shot(page, "address-graph")
-    print('STEP', round(_t.monotonic()-_t0,1), '_shot(page, "address-graph")')
 
     # from the owner link to the customer, pseudonymised, then a reveal with a purpose
     page.click(f"a[href^='/customers/{server['customer']}']")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.click(f"a[href^=\'/customers/{server[\'customer')
     page.wait_for_selector("#profile")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.wait_for_selector("#profile")')
     assert "***" in page.inner_text("#profile")
-    print('STEP', round(_t.monotonic()-_t0,1), 'assert "***" in page.inner_text("#profile")')
     page.select_option("#purpose", "case_investigation")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.select_option("#purpose", "case_investigation')
     page.click("#reveal-form button[type=submit]")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.click("#reveal-form button[type=submit]")')
     page.wait_for_selector("#reveal-error")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.wait_for_selector("#reveal-error")')
     assert "reference" in page.inner_text("#reveal-error")
-    print('STEP', round(_t.monotonic()-_t0,1), 'assert "reference" in page.inner_text("#reveal-err')
     page.fill("#case_ref", "CASE-2024-017")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.fill("#case_ref", "CASE-2024-017")')
     page.click("#reveal-form button[type=submit]")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.click("#reveal-form button[type=submit]")')
     page.wait_for_selector("#revealed")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.wait_for_selector("#revealed")')
     assert "audit entry" in page.inner_text("#revealed")
-    print('STEP', round(_t.monotonic()-_t0,1), 'assert "audit entry" in page.inner_text("#revealed')
     _shot(page, "customer-revealed")
-    print('STEP', round(_t.monotonic()-_t0,1), '_shot(page, "customer-revealed")')
 
     # the ledger pages with htmx, the customers list sorts on the client
     tx_link = page.locator("#events-table a[href*='/tx/']").first
-    print('STEP', round(_t.monotonic()-_t0,1), 'tx_link = page.locator("#events-table a[href*=\'/tx')
     tx_href = tx_link.get_attribute("href")
-    print('STEP', round(_t.monotonic()-_t0,1), 'tx_href = tx_link.get_attribute("href")')
     page.goto(base + "/customers")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.goto(base + "/customers")')
     page.click("#customers thead th:nth-child(7) button")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.click("#customers thead th:nth-child(7) butto')
     assert page.get_attribute("#customers thead th:nth-child(7)", "aria-sort") == "ascending"
-    print('STEP', round(_t.monotonic()-_t0,1), 'assert page.get_attribute("#customers thead th:nth')
     _shot(page, "customers")
-    print('STEP', round(_t.monotonic()-_t0,1), '_shot(page, "customers")')
     if tx_href:
         page.goto(base + tx_href)
         page.wait_for_selector("text=Transaction")
         assert "Outputs" in page.inner_text("main") or "Transfers" in page.inner_text("main")
         _shot(page, "transaction")
     page.goto(base + "/tags")
-    print('STEP', round(_t.monotonic()-_t0,1), 'page.goto(base + "/tags")')
     _shot(page, "tags", full_page=False)
-    print('STEP', round(_t.monotonic()-_t0,1), '_shot(page, "tags", full_page=False)')
     assert not [p for p in page.problems if "Content Security Policy" in p or "Refused" in p], page.problems
 
 
