@@ -55,6 +55,12 @@ def _hash(i: int) -> str:
     return "0x" + f"{i:064x}"
 
 
+def _peer(i: int, start: int, customers: int) -> int:
+    """A counterparty in the same insert batch (a third party of customer ``i``)."""
+    stop = min(start + 2_000, customers)
+    return start + (i - start + 1) % (stop - start)
+
+
 def setup(engine: object, customers: int, n_agencies: int, n_officers: int, rng: random.Random) -> list[Principal]:
     """The exchange, the registry and approved officers; returns the officers."""
     from sqlalchemy import Engine
@@ -77,7 +83,8 @@ def setup(engine: object, customers: int, n_agencies: int, n_officers: int, rng:
             more: list[object] = []
             for i in range(start, min(start + 2_000, customers)):
                 cid, aid = f"C{i:08d}", f"A{i:08d}"
-                more += [Account(account_id=aid, customer_id=cid, account_type="spot", opened_at=NOW - timedelta(days=400),
+                more += [Account(account_id=aid, customer_id=cid, account_type="spot",
+                                 opened_at=NOW - timedelta(days=400),
                                  status="active"),
                          DepositAddress(chain="ethereum", address=_eth(i), account_id=aid, customer_id=cid,
                                         created_at=NOW - timedelta(days=400))]  # fmt: skip
@@ -88,22 +95,33 @@ def setup(engine: object, customers: int, n_agencies: int, n_officers: int, rng:
                 cid, aid = f"C{i:08d}", f"A{i:08d}"
                 events += [Balance(account_id=aid, asset="ETH", balance=Decimal("1.5")),
                            LedgerEvent(event_id=f"D{i:09d}", event_type="deposit", timestamp=NOW - timedelta(days=30),
-                                       customer_id=cid, account_id=aid, asset="ETH", amount=Decimal(1), chain="ethereum",
+                                       customer_id=cid, account_id=aid, asset="ETH", amount=Decimal(1),
+                                       chain="ethereum",
                                        tx_hash=_hash(i), address=_eth(i)),
                            LedgerEvent(event_id=f"L{i:09d}", event_type="login", timestamp=NOW - timedelta(days=3),
                                        customer_id=cid, account_id=aid, ip=f"198.51.{i % 250}.{i % 200}",
                                        device_id=f"dev{i}", ip_country="DE", success=True),
                            LedgerEvent(event_id=f"T{i:09d}", event_type="internal_transfer",
                                        timestamp=NOW - timedelta(days=2), customer_id=cid, account_id=aid, asset="ETH",
-                                       amount=Decimal("0.1"), counterparty_customer_id=f"C{(i + 1) % customers:08d}",
-                                       counterparty_account_id=f"A{(i + 1) % customers:08d}")]  # fmt: skip
+                                       amount=Decimal("0.1"),
+                                       counterparty_customer_id=f"C{_peer(i, start, customers):08d}",
+                                       counterparty_account_id=f"A{_peer(i, start, customers):08d}")]  # fmt: skip
             session.add_all(events)
     entries = agencies.parse_registry(agencies.EXAMPLE_FILE.read_text(), path="example.yaml")
     for n in range(n_agencies):
         country = COUNTRIES[n % len(COUNTRIES)]
-        entries.append({"agency_id": f"AG{n:04d}", "name": f"Agency {n}", "country": country, "jurisdictions": [country],
-                        "domains": [f"agency{n}.gov.example"], "public_key": None, "active": True,
-                        "contacts": [{"name": "Desk", "phone": f"+1 555 {n:07d}", "email": "", "role": ""}]})  # fmt: skip
+        entries.append(
+            {
+                "agency_id": f"AG{n:04d}",
+                "name": f"Agency {n}",
+                "country": country,
+                "jurisdictions": [country],
+                "domains": [f"agency{n}.gov.example"],
+                "public_key": None,
+                "active": True,
+                "contacts": [{"name": "Desk", "phone": f"+1 555 {n:07d}", "email": "", "role": ""}],
+            }
+        )
     with session_scope(engine) as session:
         agencies.upsert_agencies(session, ADMIN, entries, now=NOW - timedelta(days=900))
     import pyotp
@@ -146,9 +164,35 @@ def target_csv(size: int, customers: int, rng: random.Random, hit_rate: float = 
     return "\n".join(lines) + "\n"
 
 
+def instrument_pdf() -> bytes:
+    """A one-page legal instrument (parsed and encrypted on every submission, as in production)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 5, "ORDER FOR PRODUCTION OF RECORDS. " * 40)
+    return bytes(pdf.output())
+
+
+def callback_number(who: Principal) -> str:
+    """The registry number of the officer's agency (synthetic agencies: ``+1 555`` and their index)."""
+    if who.agency_id and who.agency_id.startswith("AG"):
+        return f"+1 555 {int(who.agency_id[2:]):07d}"
+    return "+49 30 0000 1000"
+
+
 def form(request_type: str, basis: str, country: str, categories: tuple[str, ...]) -> Submission:
-    return Submission(request_type=request_type, legal_basis=basis, jurisdiction=country, case_number="B-1",
-                      offence="fraud", data_categories=categories, date_from=NOW - timedelta(days=365), date_to=NOW)  # fmt: skip
+    return Submission(
+        request_type=request_type,
+        legal_basis=basis,
+        jurisdiction=country,
+        case_number="B-1",
+        offence="fraud",
+        data_categories=categories,
+        date_from=NOW - timedelta(days=365),
+        date_to=NOW,
+    )
 
 
 def main() -> None:
@@ -169,8 +213,11 @@ def main() -> None:
         ensure_keyring(engine)
         started = time.perf_counter()
         staff = setup(engine, args.customers, args.agencies, args.officers, rng)
-        results.append(("setup", f"{args.customers} customers, {args.officers} officers", f"{time.perf_counter() - started:.1f} s"))
+        results.append(
+            ("setup", f"{args.customers} customers, {args.officers} officers", f"{time.perf_counter() - started:.1f} s")
+        )
 
+        pdf = instrument_pdf()
         big = target_csv(1_000, args.customers, rng)
         officer = staff[0]
         agency_country = COUNTRIES[0]
@@ -178,7 +225,8 @@ def main() -> None:
         with session_scope(engine) as session:
             request = submit_request(session, officer, form("production", "court_order", agency_country,
                                                             ("subscriber", "transactions", "login_ip")),
-                                     targets=parse_targets_csv(big), max_upload_bytes=10**7, now=NOW)  # fmt: skip
+                                     targets=parse_targets_csv(big), max_upload_bytes=10**7, now=NOW,
+                                     instrument=pdf)  # fmt: skip
             request_id = request.id
         t1 = time.perf_counter()
         with session_scope(engine) as session:
@@ -205,7 +253,11 @@ def main() -> None:
             packages.approve_package(session, LRO2, package_id, now=NOW)
         t5 = time.perf_counter()
         results += [
-            ("1,000-target request: submit (parse, encrypt, store)", f"{len(parsed)} valid", f"{(t1 - t0) * 1000:.0f} ms"),
+            (
+                "1,000-target request: submit (parse, encrypt, store)",
+                f"{len(parsed)} valid",
+                f"{(t1 - t0) * 1000:.0f} ms",
+            ),
             ("1,000-target request: triage + matching", f"{matched} matched", f"{(t2 - t1) * 1000:.0f} ms"),
             ("baseline: one query per target (no tx hashes)", f"{base_hits} matched", f"{(t3 - t2) * 1000:.0f} ms"),
             ("matching speed-up vs baseline", "", f"{(t3 - t2) / (t2 - t1):.1f}x"),
@@ -228,15 +280,15 @@ def main() -> None:
                 spec = form("production", "court_order", country, ("subscriber", "transactions"))
             at = NOW + timedelta(minutes=10 * n)
             with session_scope(engine) as session:
-                rid = submit_request(session, who, spec, targets=parse_targets_csv(target_csv(size, args.customers, rng)),
-                                     max_upload_bytes=10**7, now=at).id  # fmt: skip
+                listed = parse_targets_csv(target_csv(size, args.customers, rng))
+                rid = submit_request(session, who, spec, targets=listed,
+                                     max_upload_bytes=10**7, now=at, instrument=pdf).id  # fmt: skip
             with session_scope(engine) as session:
                 request = triage.triage(session, LRO, rid, now=at)
                 kind = request.request_type
                 if kind == "emergency_disclosure":
-                    responses.record_callback(session, LRO, rid, phone=f"+1 555 {int(who.agency_id[2:]):07d}"
-                                              if who.agency_id and who.agency_id.startswith("AG") else "+49 30 0000 1000",
-                                              outcome="confirmed", called_at=at, now=at)  # fmt: skip
+                    responses.record_callback(session, LRO, rid, phone=callback_number(who), outcome="confirmed",
+                                              called_at=at, now=at)  # fmt: skip
                     outcomes["emergency"] += 1
                 elif kind == "preservation":
                     if request.triage["matched"]:
@@ -254,16 +306,19 @@ def main() -> None:
         year = time.perf_counter() - year_start
         per = year / args.requests
         results += [
-            (f"simulated requests (scaled run)", f"{args.requests}: {outcomes}", f"{year:.1f} s"),
+            ("simulated requests (scaled run)", f"{args.requests}: {outcomes}", f"{year:.1f} s"),
             ("per request (submit, triage, outcome)", "", f"{per * 1000:.0f} ms"),
-            ("the year: 50,000 requests (extrapolated)" if args.requests < 50_000 else "the year: 50,000 requests",
-             "one core, SQLite", f"{per * 50_000 / 3600:.2f} h"),
+            (
+                "the year: 50,000 requests (extrapolated)" if args.requests < 50_000 else "the year: 50,000 requests",
+                "one core, SQLite",
+                f"{per * 50_000 / 3600:.2f} h",
+            ),
         ]
         engine.dispose()
     width = max(len(r[0]) for r in results)
     print(f"{'measure':<{width}}  {'size':<40}  value")
-    for name, size, value in results:
-        print(f"{name:<{width}}  {size:<40}  {value}")
+    for name, scale, value in results:
+        print(f"{name:<{width}}  {scale:<40}  {value}")
 
 
 if __name__ == "__main__":

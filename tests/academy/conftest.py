@@ -7,20 +7,26 @@ test's academy adopts them (same secret, so the same seeds and tokens: ``generat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from chainsleuth.academy.service import Academy
-from chainsleuth.store.db import create_engine_for
+from chainsleuth.api.app import create_app
+from chainsleuth.config import Settings
+from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.migrate import upgrade_to_head
+from chainsleuth.store.users import create_user
 
 SECRET = "academy-test-secret"
 COHORT = "c1"
+PASSWORD = "academy-password-1"
 TRAINEES = {"alice": "Alice Ångström", "bob": "Bob Example"}
 
 
@@ -67,6 +73,17 @@ def academy(engine: Engine, academy_dir: Path, clock: Clock) -> Academy:
     created = Academy(engine, academy_dir, SECRET, clock=clock)
     _setup(created)
     return created
+
+
+@pytest.fixture
+def client(academy: Academy, engine: Engine, fast_password_hashing: None) -> Iterator[TestClient]:
+    settings = Settings(data_dir=academy.dir.parent, database_url=str(engine.url), secret_key=SECRET, demo=True)
+    with session_scope(engine) as session:
+        for username, role in (("alice", "analyst"), ("bob", "analyst"), ("instructor", "senior_analyst"),
+                               ("other-teacher", "senior_analyst")):  # fmt: skip
+            create_user(session, username=username, password=PASSWORD, role=role, display_name=username)
+    with TestClient(create_app(settings, engine=engine)) as test_client:
+        yield test_client
 
 
 def key_of(academy_dir: Path, trainee: str, exercise: str) -> dict[str, Any]:

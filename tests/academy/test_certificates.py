@@ -25,15 +25,20 @@ def test_certificate_pdf_holds_holder_course_and_a_code_that_verifies(academy: A
         academy.issue_certificate(COHORT, "alice", issued_by="instructor")
     complete_course(academy, "alice")
     progress = academy.trainee_progress(COHORT, "alice")
-    assert progress["complete"] and progress["exercise_percent"] == 100
+    assert progress["complete"]
+    assert progress["exercise_percent"] == 100
     certificate = academy.issue_certificate(COHORT, "alice", issued_by="instructor")
     assert academy.issue_certificate(COHORT, "alice", issued_by="instructor") == certificate  # issued once
-    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(academy.certificate_pdf(certificate["serial"]))).pages)
+    text = "".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(academy.certificate_pdf(certificate["serial"]))).pages
+    )
     assert "Alice Ångström" in text
     assert academy.course.title in text
     assert certificate["code"] in text
     check = academy.verify_certificate(certificate["code"])
-    assert check.valid and check.holder == "Alice Ångström" and check.course == academy.course.title
+    assert check.valid
+    assert check.holder == "Alice Ångström"
+    assert check.course == academy.course.title
     assert check.date == "2026-11-22"
     assert academy.verify_certificate(certificate["code"].lower()).valid  # codes are read case-insensitively
 
@@ -53,4 +58,5 @@ def test_tampered_guessed_and_revoked_codes_fail(academy: Academy) -> None:
     assert not other_key.verify_certificate(code).valid  # a code is only valid under the academy's own key
     academy.revoke_certificate(serial, "issued in error")
     revoked = academy.verify_certificate(code)
-    assert not revoked.valid and revoked.reason == "revoked"
+    assert not revoked.valid
+    assert revoked.reason == "revoked"

@@ -47,7 +47,8 @@ def test_the_course_has_every_module_with_a_quiz() -> None:
     types = {q.type for m in course.modules for q in m.quiz}
     assert types == {"single", "multiple", "numeric"}
     for module in course.modules:
-        assert module.quiz and len(module.markdown) > 1500, module.id
+        assert module.quiz, module.id
+        assert len(module.markdown) > 1500, module.id
         assert "<script" not in module.html
     assert set(course.exercises) >= {"phone-theft", "unexplained-wealth", "ransomware", "hack-laundering",
                                      "structuring", "freeze-request"}  # fmt: skip
@@ -64,16 +65,20 @@ def test_the_packaged_answers_are_right() -> None:
 def test_single_multiple_and_numeric_grading() -> None:
     module = parse_module(MODULE)
     right = grade_quiz(module, {"one": "b", "many": ["c", "a"], "num": "1.505 BTC"})
-    assert right.score == 3 and right.percent == 100
+    assert right.score == 3
+    assert right.percent == 100
     wrong = grade_quiz(module, {"one": "a", "many": ["a"], "num": 1.6})
     by_id = {q.question_id: q for q in wrong.questions}
-    assert by_id["one"].points == 0 and "Because b." in by_id["one"].feedback
-    assert by_id["many"].points == pytest.approx(0.5) and by_id["many"].feedback.startswith("Partly")
+    assert by_id["one"].points == 0
+    assert "Because b." in by_id["one"].feedback
+    assert by_id["many"].points == pytest.approx(0.5)
+    assert by_id["many"].feedback.startswith("Partly")
     assert by_id["num"].points == 0
     greedy = grade_quiz(module, {"many": ["a", "b", "c", "d"]})
     assert {q.question_id: q.points for q in greedy.questions}["many"] == 0  # ticking everything does not pay
     empty = grade_quiz(module, {})
-    assert empty.score == 0 and empty.questions[0].feedback.startswith("Not answered")
+    assert empty.score == 0
+    assert empty.questions[0].feedback.startswith("Not answered")
 
 
 def test_numeric_tolerance_boundary_and_formats() -> None:
@@ -102,9 +107,12 @@ def test_markdown_subset_escapes_and_renders() -> None:
         "| a | b |\n|---|---|\n| 1 | <i>2</i> |\n\n- one\n- two\n\n1. first\n2. second\n\n```\n<script>\n```\n"
     )
     assert "<h1>Title &lt;x&gt;</h1>" in html
-    assert "<strong>bold</strong>" in html and "<em>it</em>" in html
+    assert "<strong>bold</strong>" in html
+    assert "<em>it</em>" in html
     assert "<code>a&lt;b&gt;</code>" in html
-    assert '<a href="https://example.org">ok</a>' in html and "javascript" not in html
+    assert '<a href="https://example.org">ok</a>' in html
+    assert "javascript" not in html
     assert "<td>&lt;i&gt;2&lt;/i&gt;</td>" in html
-    assert "<ul><li>one</li><li>two</li></ul>" in html and "<ol><li>first</li>" in html
+    assert "<ul><li>one</li><li>two</li></ul>" in html
+    assert "<ol><li>first</li>" in html
     assert "<pre><code>&lt;script&gt;</code></pre>" in html

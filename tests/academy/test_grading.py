@@ -29,12 +29,14 @@ def test_the_true_answer_gets_full_marks(academy_dir: Path, exercise_id: str) ->
     grade = _grade(academy_dir, exercise_id, {"accounts": key["accounts"], "amount_usd": key["amount_usd"],
                                               "path": key["path"]})  # fmt: skip
     assert grade.score == grade.max_score == 100
-    assert grade.explanation["accounts"] == key["accounts"] and grade.explanation["path"] == key["path"]
+    assert grade.explanation["accounts"] == key["accounts"]
+    assert grade.explanation["path"] == key["path"]
 
 
 def test_phone_theft_ground_truth_is_the_seed_story(academy_dir: Path) -> None:
     key = key_of(academy_dir, "alice", "phone-theft")
-    assert len(key["accounts"]) == 1 and 345_000 < key["amount_usd"] < 351_000
+    assert len(key["accounts"]) == 1
+    assert 345_000 < key["amount_usd"] < 351_000
     assert key["given"]["victim_address"] == key["path_addresses"][0]
 
 
@@ -65,14 +67,16 @@ def test_hints_cost_points(academy_dir: Path) -> None:
     key = key_of(academy_dir, "alice", "phone-theft")
     answer = {"account": key["accounts"][0], "amount_usd": key["amount_usd"], "path": key["path"]}
     grade = _grade(academy_dir, "phone-theft", answer, hints=2)
-    assert grade.hint_penalty == 25 and grade.score == 75
+    assert grade.hint_penalty == 25
+    assert grade.score == 75
 
 
 def test_late_answers_are_penalised_or_refused(academy_dir: Path) -> None:
     key = key_of(academy_dir, "alice", "phone-theft")
     answer = {"account": key["accounts"][0], "amount_usd": key["amount_usd"], "path": key["path"]}
     late = _grade(academy_dir, "phone-theft", answer, minutes=90 + 120)  # 2 h late at 10 %/h
-    assert late.late_penalty == pytest.approx(20) and late.score == pytest.approx(80)
+    assert late.late_penalty == pytest.approx(20)
+    assert late.score == pytest.approx(80)
     very_late = _grade(academy_dir, "phone-theft", answer, minutes=90 + 60 * 24)
     assert very_late.score == pytest.approx(50)  # capped at 50 %
     with pytest.raises(AnswerRefusedError, match="time limit"):

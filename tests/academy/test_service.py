@@ -26,25 +26,31 @@ def test_each_trainee_gets_a_different_world(academy: Academy) -> None:
     assert not set(a_key["path"]) & set(b_key["path"])
     assert a_key["accounts"] != b_key["accounts"]  # customer counts differ per trainee, so account ids do too
     # the sandbox holds no ground truth, and is ingested into its own stores
-    assert not (alice.world_dir / "ground_truth").exists() and (alice.key_dir / "ground_truth").is_dir()
-    assert alice.database.exists() and (alice.chain_dir).is_dir()
+    assert not (alice.world_dir / "ground_truth").exists()
+    assert (alice.key_dir / "ground_truth").is_dir()
+    assert alice.database.exists()
+    assert (alice.chain_dir).is_dir()
     assignment = json.loads(alice.assignment_file.read_text())
     assert assignment["submission_token"] == academy.token(COHORT, "alice")
     shown = json.dumps(assignment["exercises"])
-    assert a_key["accounts"][0] not in shown and a_key["path"][0] not in shown
+    assert a_key["accounts"][0] not in shown
+    assert a_key["path"][0] not in shown
 
 
 def test_solving_the_phone_theft_exercise(academy: Academy, clock: Clock) -> None:
     started = academy.start_exercise(COHORT, "alice", "phone-theft")
-    assert started["given"]["victim_address"] and started["status"] == "started"
+    assert started["given"]["victim_address"]
+    assert started["status"] == "started"
     clock.advance(30)
     assert academy.start_exercise(COHORT, "alice", "phone-theft")["started_at"] == started["started_at"]
     result = academy.submit(COHORT, "alice", "phone-theft", perfect_answer(academy, "alice", "phone-theft"))
-    assert result["score"] == 100 and result["explanation"]["path"]
+    assert result["score"] == 100
+    assert result["explanation"]["path"]
     with pytest.raises(ConflictError, match="already been graded"):
         academy.submit(COHORT, "alice", "phone-theft", perfect_answer(academy, "alice", "phone-theft"))
     progress = academy.trainee_progress(COHORT, "alice")
-    assert progress["exercises"]["phone-theft"]["score"] == 100 and not progress["complete"]
+    assert progress["exercises"]["phone-theft"]["score"] == 100
+    assert not progress["complete"]
 
 
 def test_answers_from_another_trainees_world_are_refused_and_recorded(academy: Academy) -> None:
@@ -56,18 +62,23 @@ def test_answers_from_another_trainees_world_are_refused_and_recorded(academy: A
     with pytest.raises(AnswerRefusedError, match="identifier"):
         academy.submit(COHORT, "alice", "phone-theft", copied)
     history = academy.submissions(COHORT, "alice", "phone-theft")
-    assert [s["status"] for s in history] == ["refused", "refused"] and "another trainee" in history[0]["reason"]
+    assert [s["status"] for s in history] == ["refused", "refused"]
+    assert "another trainee" in history[0]["reason"]
     with session_scope(academy.engine) as session:
         actions = session.scalars(select(AuditEntry.action)).all()
     assert actions.count("academy.submission_refused") == 2
     # the refusals did not use up the attempt: alice's own answer is still graded
-    assert academy.submit(COHORT, "alice", "phone-theft", perfect_answer(academy, "alice", "phone-theft"))["score"] == 100
+    assert (
+        academy.submit(COHORT, "alice", "phone-theft", perfect_answer(academy, "alice", "phone-theft"))["score"] == 100
+    )
 
 
 def test_time_limits_and_hints(academy: Academy, clock: Clock) -> None:
     academy.start_exercise(COHORT, "alice", "ransomware")  # refuses late answers
     first = academy.take_hint(COHORT, "alice", "ransomware")
-    assert first["hint"] == 1 and first["cost"] == 10 and first["text"]
+    assert first["hint"] == 1
+    assert first["cost"] == 10
+    assert first["text"]
     clock.advance(91)
     with pytest.raises(AnswerRefusedError, match="time limit"):
         academy.submit(COHORT, "alice", "ransomware", perfect_answer(academy, "alice", "ransomware"))
@@ -75,7 +86,8 @@ def test_time_limits_and_hints(academy: Academy, clock: Clock) -> None:
     academy.take_hint(COHORT, "alice", "phone-theft")
     clock.advance(90 + 60)
     result = academy.submit(COHORT, "alice", "phone-theft", perfect_answer(academy, "alice", "phone-theft"))
-    assert result["hint_penalty"] == 10 and result["late_penalty"] == pytest.approx(9)
+    assert result["hint_penalty"] == 10
+    assert result["late_penalty"] == pytest.approx(9)
     assert result["score"] == pytest.approx(81)
     with pytest.raises(ConflictError):
         academy.take_hint(COHORT, "alice", "phone-theft")  # graded: no more hints

@@ -32,8 +32,12 @@ def login(client: TestClient, username: str, password: str | None = None, next_u
     token = csrf_from(client.get("/login").text)
     return client.post(
         "/login",
-        data={"username": username, "password": password or password_of(username), "csrf_token": token,
-              "next": next_url},
+        data={
+            "username": username,
+            "password": password or password_of(username),
+            "csrf_token": token,
+            "next": next_url,
+        },
         follow_redirects=False,
     )
 

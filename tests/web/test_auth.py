@@ -30,9 +30,7 @@ class FakeClock:
 
 
 @pytest.fixture(scope="module")
-def auth_setup(
-    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Settings, Engine]]:
+def auth_setup(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Engine]]:
     previous = passwords.get_hasher()
     passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
     settings = Settings(data_dir=tmp_path_factory.mktemp("web-auth"), database_url=module_database_url, demo=True)
@@ -40,10 +38,17 @@ def auth_setup(
     try:
         with session_scope(engine) as session:
             seed_demo_users(session)
-            create_user(session, username="twofactor", password="two-factor-pass-1", role="senior_analyst",
-                        display_name="Tess Two-Factor", totp_secret=TOTP_SECRET)
-            create_user(session, username="victim", password="victim-password-1", role="analyst",
-                        display_name="Vic Victim")
+            create_user(
+                session,
+                username="twofactor",
+                password="two-factor-pass-1",
+                role="senior_analyst",
+                display_name="Tess Two-Factor",
+                totp_secret=TOTP_SECRET,
+            )
+            create_user(
+                session, username="victim", password="victim-password-1", role="analyst", display_name="Vic Victim"
+            )
         yield settings, engine
     finally:
         engine.dispose()
@@ -86,7 +91,9 @@ def test_cookie_flags_and_open_redirect_guard(client: TestClient) -> None:
     response = login(client, "analyst", next_url="//evil.example/phish")
     assert response.headers["location"] == "/dashboard"  # type: ignore[attr-defined]
     cookie = response.headers["set-cookie"]  # type: ignore[attr-defined]
-    assert COOKIE_NAME in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert COOKIE_NAME in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
     assert "Secure" not in cookie  # plain http in tests; https sets it
 
 
@@ -104,7 +111,8 @@ def test_totp_is_required_and_checked(client: TestClient, clock: FakeClock) -> N
     right = client.post(
         "/login/totp", data={"code": code, "csrf_token": token, "next": "/dashboard"}, follow_redirects=False
     )
-    assert right.status_code == 303 and right.headers["location"] == "/dashboard"
+    assert right.status_code == 303
+    assert right.headers["location"] == "/dashboard"
     assert client.get("/dashboard").status_code == 200
     # the same code cannot be replayed for a second log-in
     login(client, "twofactor", "two-factor-pass-1")
@@ -153,7 +161,8 @@ def test_log_out_revokes_the_session_cookie(client: TestClient, auth_setup: tupl
     _, engine = auth_setup
     with session_scope(engine) as session:
         actions = session.scalars(select(AuditEntry.action).where(AuditEntry.actor == "analyst")).all()
-    assert "auth.login" in actions and "auth.logout" in actions
+    assert "auth.login" in actions
+    assert "auth.logout" in actions
 
 
 def test_repeated_failures_lock_the_username_out(client: TestClient, clock: FakeClock) -> None:
@@ -186,9 +195,11 @@ def test_totp_enrolment_turns_the_second_factor_on(client: TestClient, clock: Fa
 def test_unknown_page_and_api_errors_keep_their_format(client: TestClient) -> None:
     login(client, "analyst")
     page = client.get("/no-such-page")
-    assert page.status_code == 404 and "<html" in page.text
+    assert page.status_code == 404
+    assert "<html" in page.text
     api = client.get("/api/exchange/customers")  # the API wants a bearer token, not the page session
-    assert api.status_code == 401 and "error" in api.json()
+    assert api.status_code == 401
+    assert "error" in api.json()
 
 
 def test_static_assets_are_served(client: TestClient) -> None:
@@ -199,4 +210,5 @@ def test_static_assets_are_served(client: TestClient) -> None:
 def test_dashboard_has_no_inline_script(client: TestClient) -> None:
     login(client, "analyst")
     html = client.get("/dashboard").text
-    assert "<script>" not in html and " on" + "click=" not in html
+    assert "<script>" not in html
+    assert " on" + "click=" not in html

@@ -49,7 +49,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tiny_world: Path, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[dict[str, Any]]:
+def server(
+    tiny_world: Path, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[dict[str, Any]]:
     """uvicorn serving the app over a loaded tiny world; yields its URL and the addresses the journeys use."""
     import uvicorn
 

@@ -77,20 +77,25 @@ def test_dashboard_shows_every_section_with_data(client: TestClient) -> None:
     html = client.get("/dashboard").text
     for section in ("section-customers", "section-ledger", "section-chain", "section-tags"):
         assert section in html
-    assert "<svg" in html and "Deposits and withdrawals per week" in html
-    assert "bitcoin" in html and "ethereum" in html
+    assert "<svg" in html
+    assert "Deposits and withdrawals per week" in html
+    assert "bitcoin" in html
+    assert "ethereum" in html
 
 
 def test_customers_list_filters_and_pages_without_personal_data(client: TestClient, facts: dict[str, Any]) -> None:
     login(client, "analyst")
     html = client.get("/customers").text
-    assert "CUST-" in html and "Next →" in html
+    assert "CUST-" in html
+    assert "Next →" in html
     high = client.get("/customers?risk=high").text
-    assert "badge-danger" in high and "badge-ok\">low" not in high
+    assert "badge-danger" in high
+    assert 'badge-ok">low' not in high
     assert client.get("/customers?offset=25").status_code == 200
     for offset in (0, 25, 50):
         page = client.get(f"/customers?offset={offset}").text
-        assert facts["email"] not in page and facts["name"] not in page
+        assert facts["email"] not in page
+        assert facts["name"] not in page
 
 
 def test_customer_page_is_pseudonymised(client: TestClient, facts: dict[str, Any]) -> None:
@@ -100,10 +105,12 @@ def test_customer_page_is_pseudonymised(client: TestClient, facts: dict[str, Any
     html = page.text
     for personal in (facts["email"], facts["name"], facts["phone"]):
         assert personal not in html
-    assert "***" in html and "CUST-" in html
+    assert "***" in html
+    assert "CUST-" in html
     assert "may not reveal personal data" in html  # analysts see no reveal form
     assert facts["address"][:10] in html  # deposit address linked
-    assert "Ledger of" in html and "deposit" in html
+    assert "Ledger of" in html
+    assert "deposit" in html
 
 
 def test_ledger_fragment_pages_and_filters(client: TestClient, facts: dict[str, Any]) -> None:
@@ -111,7 +118,8 @@ def test_ledger_fragment_pages_and_filters(client: TestClient, facts: dict[str, 
     html = client.get(f"/customers/{facts['customer_id']}").text
     account = html.split("?account=")[1].split("#")[0].split('"')[0]
     fragment = client.get(f"/customers/{facts['customer_id']}/events?account={account}&event_type=deposit")
-    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text
     assert "deposit" in fragment.text
     wrong = client.get(f"/customers/{facts['customer_id']}/events?account=NOT-HIS")
     assert wrong.status_code == 422
@@ -125,10 +133,12 @@ def test_reveal_needs_a_purpose_and_is_audited(
     token = csrf_from(client.get(url).text)
     headers = {"X-CSRF-Token": token, "HX-Request": "true"}
     missing = client.post(url + "/reveal", data={"fields": ["email"], "purpose": ""}, headers=headers)
-    assert missing.status_code == 422 and "stated purpose" in missing.text
+    assert missing.status_code == 422
+    assert "stated purpose" in missing.text
     assert facts["email"] not in missing.text
-    short = client.post(url + "/reveal", data={"fields": ["email"], "purpose": "other", "purpose_text": "curious"},
-                        headers=headers)
+    short = client.post(
+        url + "/reveal", data={"fields": ["email"], "purpose": "other", "purpose_text": "curious"}, headers=headers
+    )
     assert short.status_code == 422
     done = client.post(
         url + "/reveal",
@@ -136,7 +146,9 @@ def test_reveal_needs_a_purpose_and_is_audited(
         headers=headers,
     )
     assert done.status_code == 200
-    assert facts["email"] in done.text and facts["name"] in done.text and "audit entry #" in done.text
+    assert facts["email"] in done.text
+    assert facts["name"] in done.text
+    assert "audit entry #" in done.text
     _, engine = world
     with session_scope(engine) as session:
         rows = session.scalars(
@@ -156,7 +168,8 @@ def test_analyst_reveal_is_refused_and_audited(
     url = f"/customers/{facts['customer_id']}"
     token = csrf_from(client.get(url).text)
     refused = client.post(url + "/reveal", data={"fields": ["email"], "purpose": "kyc_review", "csrf_token": token})
-    assert refused.status_code == 403 and facts["email"] not in refused.text
+    assert refused.status_code == 403
+    assert facts["email"] not in refused.text
     _, engine = world
     with session_scope(engine) as session:
         refusals = session.scalars(
@@ -169,31 +182,39 @@ def test_address_page_shows_owner_tags_and_graph(client: TestClient, facts: dict
     login(client, "analyst")
     html = client.get(f"/chain/bitcoin/address/{facts['address']}").text
     assert f"/customers/{facts['customer_id']}" in html
-    assert 'id="graph"' in html and "/static/vendor/cytoscape.min.js" in html
+    assert 'id="graph"' in html
+    assert "/static/vendor/cytoscape.min.js" in html
     tagged = client.get(f"/chain/bitcoin/address/{facts['tagged']}").text
-    assert facts["tag_label"] in tagged and "Confidence" in tagged
+    assert facts["tag_label"] in tagged
+    assert "Confidence" in tagged
     graph = client.get(f"/chain/bitcoin/address/{facts['address']}/neighbours.json").json()
     assert graph["center"] == facts["address"]
     assert any(node["data"]["customer"] == facts["customer_id"] for node in graph["nodes"])
-    assert graph["edges"] and all(edge["data"]["amount"] > 0 for edge in graph["edges"])
+    assert graph["edges"]
+    assert all(edge["data"]["amount"] > 0 for edge in graph["edges"])
     missing = client.get("/chain/bitcoin/address/bc1qnotthere/neighbours.json")
-    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "not_found"
     assert client.get("/chain/bitcoin/address/bc1qnotthere").status_code == 404
 
 
 def test_transaction_page_and_search(client: TestClient, facts: dict[str, Any]) -> None:
     login(client, "analyst")
     tx = client.get(f"/chain/bitcoin/tx/{facts['tx_hash']}")
-    assert tx.status_code == 200 and "Outputs" in tx.text and facts["address"][:10] in tx.text
+    assert tx.status_code == 200
+    assert "Outputs" in tx.text
+    assert facts["address"][:10] in tx.text
     for query, target in (
         (facts["tx_hash"], f"/chain/bitcoin/tx/{facts['tx_hash']}"),
         (facts["address"], f"/chain/bitcoin/address/{facts['address']}"),
         (facts["customer_id"], f"/customers/{facts['customer_id']}"),
     ):
         response = client.get("/search", params={"q": query}, follow_redirects=False)
-        assert response.status_code == 303 and response.headers["location"] == target
+        assert response.status_code == 303
+        assert response.headers["location"] == target
     nothing = client.get("/search", params={"q": "nothing-like-this"})
-    assert nothing.status_code == 404 and "Nothing matches" in nothing.text
+    assert nothing.status_code == 404
+    assert "Nothing matches" in nothing.text
 
 
 def test_tags_page_filters_and_adds_a_validated_tag(client: TestClient, facts: dict[str, Any]) -> None:
@@ -201,26 +222,68 @@ def test_tags_page_filters_and_adds_a_validated_tag(client: TestClient, facts: d
     html = client.get("/tags?network=bitcoin&origin=tagpack").text
     assert facts["tag_label"] in html or "tags" in html
     token = csrf_from(html)
-    bad = client.post("/tags", data={"csrf_token": token, "network": "bitcoin", "address": facts["address"],
-                                     "label": "Test", "source": "unit test", "confidence": "gut_feeling"})
-    assert bad.status_code == 422 and "unknown confidence" in bad.text
-    good = client.post("/tags", data={"csrf_token": token, "network": "bitcoin", "address": facts["address"],
-                                      "label": "Mule wallet", "source": "web test", "confidence": "forensic",
-                                      "abuse": "scam"})
-    assert good.status_code == 200 and "Mule wallet" in good.text, good.text[-500:]
+    bad = client.post(
+        "/tags",
+        data={
+            "csrf_token": token,
+            "network": "bitcoin",
+            "address": facts["address"],
+            "label": "Test",
+            "source": "unit test",
+            "confidence": "gut_feeling",
+        },
+    )
+    assert bad.status_code == 422
+    assert "unknown confidence" in bad.text
+    good = client.post(
+        "/tags",
+        data={
+            "csrf_token": token,
+            "network": "bitcoin",
+            "address": facts["address"],
+            "label": "Mule wallet",
+            "source": "web test",
+            "confidence": "forensic",
+            "abuse": "scam",
+        },
+    )
+    assert good.status_code == 200, good.text[-500:]
+    assert "Mule wallet" in good.text
     page = client.get(f"/chain/bitcoin/address/{facts['address']}").text
     assert "Mule wallet" in page
 
 
-def test_roles_are_refused_with_a_page(client: TestClient, facts: dict[str, Any]) -> None:
+def test_roles_are_refused_with_a_page(
+    client: TestClient, facts: dict[str, Any], world: tuple[Settings, Engine]
+) -> None:
     login(client, "officer")
-    for url in ("/customers", f"/customers/{facts['customer_id']}", f"/chain/bitcoin/address/{facts['address']}",
-                "/tags", "/audit"):
+    for url in (
+        "/customers",
+        f"/customers/{facts['customer_id']}",
+        f"/chain/bitcoin/address/{facts['address']}",
+        "/tags",
+        "/audit",
+    ):
         response = client.get(url)
         assert response.status_code == 403, url
-        assert "Your role may not open this page" in response.text and "<nav" in response.text
+        assert "Your role may not open this page" in response.text
+        assert "<nav" in response.text
+    token = csrf_from(client.get("/dashboard").text)
+    reveal = client.post(
+        f"/customers/{facts['customer_id']}/reveal",
+        data={"csrf_token": token, "fields": ["email"], "purpose": "le_request", "case_ref": "REQ-1"},
+    )
+    assert reveal.status_code == 403
+    assert facts["email"] not in reveal.text
+    _, engine = world
+    with session_scope(engine) as session:
+        refused = session.scalars(
+            select(AuditEntry).where(AuditEntry.actor == "officer", AuditEntry.action == "customer.reveal_refused")
+        ).all()
+    assert refused  # even a role that may not see customers leaves a trace when it tries
     dashboard = client.get("/dashboard").text
-    assert "section-customers" not in dashboard and "nothing on the analyst console" in dashboard
+    assert "section-customers" not in dashboard
+    assert "nothing on the analyst console" in dashboard
     assert "/customers" not in dashboard.split('class="sidenav"')[1].split("</nav>")[0]
     login(client, "analyst")
     assert client.get("/audit").status_code == 403
@@ -232,9 +295,39 @@ def test_roles_are_refused_with_a_page(client: TestClient, facts: dict[str, Any]
 def test_audit_page_and_chain_verification(client: TestClient) -> None:
     login(client, "auditor")
     html = client.get("/audit").text
-    assert "auth.login" in html and "customer.reveal" in html
+    assert "auth.login" in html
+    assert "customer.reveal" in html
     filtered = client.get("/audit?action=customer.reveal").text
     assert "auth.login</code>" not in filtered
     token = csrf_from(html)
     verdict = client.post("/audit/verify", headers={"X-CSRF-Token": token, "HX-Request": "true"})
-    assert verdict.status_code == 200 and "The audit chain is intact" in verdict.text
+    assert verdict.status_code == 200
+    assert "The audit chain is intact" in verdict.text
+
+
+def test_dashboard_renders_only_sections_whose_capability_exists(client: TestClient) -> None:
+    from chainsleuth.web.dashboard import SECTIONS, DashboardSection, register_section
+
+    def provider(*_: object) -> dict[str, Any]:
+        return {"total": 1}
+
+    register_section(
+        DashboardSection(
+            "future",
+            "Future capability",
+            "chain.read",
+            "dashboard/alerts.html",
+            provider,
+            requires_module="chainsleuth.not_written_yet",
+        )
+    )
+    register_section(DashboardSection("empty", "Nothing yet", "chain.read", "dashboard/alerts.html", lambda *_: None))
+    try:
+        login(client, "analyst")
+        html = client.get("/dashboard").text
+        assert "section-future" not in html
+        assert "section-empty" not in html
+        assert "section-chain" in html
+    finally:
+        SECTIONS.pop("future", None)
+        SECTIONS.pop("empty", None)

@@ -152,7 +152,6 @@ class Academy(ExerciseWork, CertificateWork):
                         token=self.token(cohort, trainee),
                         display_name=display_name,
                         step=step,
-                        master_key_settings=self.settings,
                     )
                 status = "ready"
             finally:

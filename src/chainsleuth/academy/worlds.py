@@ -4,14 +4,18 @@ Layout under ``<data dir>/academy/``::
 
     worlds/<cohort>/<trainee>/world/        chains, exchange files, tag packs: what the trainee investigates
     worlds/<cohort>/<trainee>/chain/        the trainee's own chain store (same tools as the analysts)
-    worlds/<cohort>/<trainee>/sandbox.db    the trainee's own SQLite database with the simulated exchange
+    worlds/<cohort>/<trainee>/chainsleuth.db    the trainee's own SQLite database with the simulated exchange
+    worlds/<cohort>/<trainee>/keys/master.key   the sandbox's own encryption key (simulated people only)
     worlds/<cohort>/<trainee>/ASSIGNMENT.json   submission token, exercises and the facts given to start from
     answer-keys/<cohort>/<trainee>/         ground_truth/, answer_key.json, identifiers.txt (instructor only)
 
 Why the split: a generated world carries its own ground truth, which would give every answer away, so
 ``ground_truth/`` is moved out of the sandbox before the trainee ever sees it. Nothing here touches the
 platform's real database or chain store: a trainee's world holds only simulated people, and their investigation
-runs against their own copy, so no real customer data can reach a training session.
+runs against their own copy, so no real customer data can reach a training session. The sandbox is laid out
+like a data directory (``chain/``, ``chainsleuth.db``, ``keys/master.key``), so ``CHAINSLEUTH_DATA_DIR=<sandbox>``
+points every chainsleuth command and the web application at it; its key encrypts only invented people, which is
+why the trainee may hold it, and why it is never the platform's key.
 """
 
 from __future__ import annotations
@@ -60,7 +64,11 @@ class TraineeWorld:
 
     @property
     def database(self) -> Path:
-        return self.sandbox / "sandbox.db"
+        return self.sandbox / "chainsleuth.db"
+
+    @property
+    def key_file(self) -> Path:
+        return self.sandbox / "keys" / "master.key"
 
     @property
     def database_url(self) -> str:
@@ -114,18 +122,16 @@ def generate_trainee_world(
     token: str,
     display_name: str,
     step: Step | None = None,
-    master_key_settings: Any = None,
 ) -> dict[str, Any]:
     """Generate, split, ingest and describe one trainee's world; returns the assignment written for them.
 
     Re-running replaces the world (same seed: the same world, byte for byte). ``step`` is called with the name of
-    each stage, for progress bars. ``master_key_settings`` (a :class:`~chainsleuth.config.Settings`) tells which
-    key file encrypts the simulated customers' personal fields in the sandbox database; without it the process
-    default applies.
+    each stage, for progress bars.
     """
     from chainsleuth.ingest.etl import ingest_world_chains
     from chainsleuth.ingest.ledger import load_exchange
-    from chainsleuth.privacy.keyring import configure_privacy
+    from chainsleuth.privacy.keyfile import create_key_file, read_key_file
+    from chainsleuth.privacy.keyring import install_privacy
     from chainsleuth.store.chainstore import ChainStore
     from chainsleuth.store.db import create_engine_for
     from chainsleuth.store.migrate import upgrade_to_head
@@ -149,10 +155,10 @@ def generate_trainee_world(
     tell("chain store")
     ingest_world_chains(place.world_dir, ChainStore(place.chain_dir))
     tell("database")
+    create_key_file(place.key_file)
     engine = create_engine_for(place.database_url)
     try:
-        if master_key_settings is not None:
-            configure_privacy(engine, master_key_settings)
+        install_privacy(engine, master_key=read_key_file(place.key_file))
         upgrade_to_head(engine)
         load_exchange(place.world_dir, engine)
     finally:
@@ -165,6 +171,7 @@ def generate_trainee_world(
         "world": str(place.world_dir),
         "chain_store": str(place.chain_dir),
         "database_url": place.database_url,
+        "use_with": f"CHAINSLEUTH_DATA_DIR={place.sandbox}",
         "note": "A simulated world: every person in it is invented. Send the token with every answer.",
         "exercises": [{**exercise.public(), "given": keys[exercise.id]["given"]} for exercise in exercises().values()],
     }

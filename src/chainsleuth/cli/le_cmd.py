@@ -104,6 +104,14 @@ def officers_suspend(username: str, as_user: As, reason: str = typer.Option(...)
         emit(officers.officer_view(officers.suspend_officer(session, who, username, reason)))
 
 
+@officers_app.command("outbox")
+def officers_outbox(as_user: As, to: str | None = None, limit: int = 20) -> None:
+    """The portal's outbox (verification mails): what a mail relay would deliver."""
+    with acting(as_user) as (session, who):
+        emit([{"id": m.id, "to": m.to_address, "subject": m.subject, "body": m.body,
+               "created_at": m.created_at.isoformat()} for m in officers.outbox(session, who, to, limit)])  # fmt: skip
+
+
 @officers_app.command("list")
 def officers_list(as_user: As, agency: str | None = None) -> None:
     """Officer registrations."""

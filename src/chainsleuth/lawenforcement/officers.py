@@ -273,6 +273,15 @@ def change_email(session: Session, actor: Actor, new_email: str) -> tuple[LeOffi
     return officer, token
 
 
+def outbox(session: Session, staff: Actor, to: str | None = None, limit: int = 20) -> list[LeOutbox]:
+    """The newest mails of the outbox (``agency.manage``): what a mail relay would deliver."""
+    require(staff, "agency.manage")
+    query = select(LeOutbox).order_by(LeOutbox.id.desc()).limit(limit)
+    if to is not None:
+        query = query.where(LeOutbox.to_address == to)
+    return list(session.scalars(query))
+
+
 def list_officers(session: Session, staff: Actor, agency_id: str | None = None) -> list[LeOfficer]:
     """Registrations (``agency.manage``), optionally of one agency."""
     require(staff, "agency.manage")

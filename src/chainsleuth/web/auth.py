@@ -43,7 +43,6 @@ HOME = "/dashboard"
 ISSUER = "chainsleuth"
 
 
-
 def safe_next(target: str | None) -> str:
     """Only local paths: an open redirect after log-in would help phishing."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:

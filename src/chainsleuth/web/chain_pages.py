@@ -62,9 +62,7 @@ def tag_conflicts(tags: list[TagRecord]) -> list[str]:
 
 
 @router.get("/chain/{chain}/address/{address}")
-def address_page(
-    request: Request, chain: str, address: str, viewer: ChainReader, db: DbSession
-) -> HTMLResponse:
+def address_page(request: Request, chain: str, address: str, viewer: ChainReader, db: DbSession) -> HTMLResponse:
     """One address: what the store knows, whose deposit address it is, its tags, and its counterparty graph."""
     store = _store(request)
     info = store.address_info(_known_chain(chain), address)
@@ -158,9 +156,7 @@ def resolve_search(request: Request, db: DbSession, query: str) -> str | None:
 
 
 @router.get("/search")
-def search(
-    request: Request, viewer: Annotated[Viewer, Depends(page())], db: DbSession, q: str = ""
-) -> Response:
+def search(request: Request, viewer: Annotated[Viewer, Depends(page())], db: DbSession, q: str = "") -> Response:
     """The top bar's search: an address, a transaction hash, a customer or account id → its page."""
     target = None
     if q.strip() and (viewer.can("chain.read") or viewer.can("customer.read_pseudonymised")):

@@ -225,6 +225,7 @@ def render(
         "viewer": viewer,
         "role_label": ROLE_LABELS.get(viewer.principal.role, "") if viewer else "",
         "nav": NAV.for_viewer(viewer, request.url.path) if viewer else [],
+        "can_search": viewer is not None and (viewer.can("chain.read") or viewer.can("customer.read_pseudonymised")),
         "csrf_token": session.csrf if session is not None else "",
         "csrf_field": CSRF_FIELD,
         "version": __version__,
@@ -273,13 +274,14 @@ def fmt_time(value: Any) -> str:
     """ISO-like UTC time without microseconds; integers are Unix seconds."""
     if value is None:
         return "—"
+    moment: datetime | None = None
     if isinstance(value, int | float):
-        value = datetime.fromtimestamp(value, UTC)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return str(value)
+        moment = datetime.fromtimestamp(value, UTC)
+    elif isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if moment is None:
+        return str(value)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def short_hash(value: str | None, keep: int = 10) -> str:
@@ -302,6 +304,19 @@ def risk_badge(value: str | None) -> Markup:
         "active": "ok",
     }.get(text, "neutral")
     return Markup('<span class="badge badge-{}">{}</span>').format(kind, text.replace("_", " "))
+
+
+def fmt_detail(value: Any) -> str:
+    """An audit-detail value for people: lists joined, booleans as yes/no, nothing as a dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(fmt_detail(item) for item in value) or "—"
+    if isinstance(value, dict):
+        return "; ".join(f"{key} {fmt_detail(item)}" for key, item in value.items())
+    return str(value)
 
 
 def url_with(request: Request, **changes: Any) -> str:
@@ -328,5 +343,6 @@ templates.env.filters.update(
     time=fmt_time,
     short=short_hash,
     badge=risk_badge,
+    detail=fmt_detail,
 )
 templates.env.globals.update(url_with=url_with, address_url=address_url, tx_url=tx_url)

@@ -153,16 +153,34 @@ def alert_queue(db: Session, viewer: Viewer, store: ChainStore) -> dict[str, Any
     return {"counts": sorted(counts.items()), "total": sum(counts.values())} if counts else None
 
 
-register_section(DashboardSection("customers", "Customers by risk", "customer.read_pseudonymised",
-                                  "dashboard/customers.html", customers_by_risk, order=10))
-register_section(DashboardSection("ledger", "Ledger volume", "ledger.read", "dashboard/ledger.html",
-                                  ledger_volume, order=50))
-register_section(DashboardSection("alerts", "Monitoring alerts", "alert.read", "dashboard/alerts.html",
-                                  alert_queue, order=5, requires_module="chainsleuth.monitor.alerts.store"))
-register_section(DashboardSection("chain", "Chain store", "chain.read", "dashboard/chain.html", chain_stats,
-                                  order=30))
-register_section(DashboardSection("tags", "Attribution tags", "chain.read", "dashboard/tags.html",
-                                  tags_by_category, order=40))
+register_section(
+    DashboardSection(
+        "customers",
+        "Customers by risk",
+        "customer.read_pseudonymised",
+        "dashboard/customers.html",
+        customers_by_risk,
+        order=10,
+    )
+)
+register_section(
+    DashboardSection("ledger", "Ledger volume", "ledger.read", "dashboard/ledger.html", ledger_volume, order=50)
+)
+register_section(
+    DashboardSection(
+        "alerts",
+        "Monitoring alerts",
+        "alert.read",
+        "dashboard/alerts.html",
+        alert_queue,
+        order=5,
+        requires_module="chainsleuth.monitor.alerts.store",
+    )
+)
+register_section(DashboardSection("chain", "Chain store", "chain.read", "dashboard/chain.html", chain_stats, order=30))
+register_section(
+    DashboardSection("tags", "Attribution tags", "chain.read", "dashboard/tags.html", tags_by_category, order=40)
+)
 
 
 def visible_sections(db: Session, viewer: Viewer, store: ChainStore) -> list[dict[str, Any]]:

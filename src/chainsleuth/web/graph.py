@@ -58,8 +58,9 @@ def _read(store: ChainStore, chain: str, table: str, condition: Any, columns: li
 
 def _account_edges(store: ChainStore, chain: str, address_id: int) -> dict[tuple[int, int, str], _Edge]:
     condition = (ds.field("from_id") == address_id) | (ds.field("to_id") == address_id)
-    rows = _read(store, chain, "transfers", condition, ["from_id", "to_id", "asset_id", "value_coin", "timestamp",
-                                                         "tx_id"])
+    rows = _read(
+        store, chain, "transfers", condition, ["from_id", "to_id", "asset_id", "value_coin", "timestamp", "tx_id"]
+    )
     symbols = {0: chain_spec(chain).currency} | {t.asset_id: t.symbol for t in store.tokens(chain)}
     edges: dict[tuple[int, int, str], _Edge] = {}
     for src, dst, asset, value, ts, tx in zip(*(rows.column(c).to_pylist() for c in rows.column_names), strict=True):
@@ -88,13 +89,13 @@ def _utxo_edges(store: ChainStore, chain: str, address_id: int) -> dict[tuple[in
     edges: dict[tuple[int, int, str], _Edge] = {}
     if in_txs:
         got: dict[int, float] = {}
-        for tx, value in zip(received.column("tx_id").to_pylist(), received.column("value_coin").to_pylist(),
-                             strict=True):
+        for tx, value in zip(
+            received.column("tx_id").to_pylist(), received.column("value_coin").to_pylist(), strict=True
+        ):
             got[tx] = got.get(tx, 0.0) + float(value)
         payers = _read(store, chain, "inputs", ds.field("tx_id").isin(in_txs), ["tx_id", "address_id"])
         seen: set[tuple[int, int]] = set()
-        for tx, payer in zip(payers.column("tx_id").to_pylist(), payers.column("address_id").to_pylist(),
-                             strict=True):
+        for tx, payer in zip(payers.column("tx_id").to_pylist(), payers.column("address_id").to_pylist(), strict=True):
             if payer == address_id or payer < 0 or (tx, payer) in seen:
                 continue
             seen.add((tx, payer))
@@ -204,4 +205,3 @@ def neighbourhood(
 def total_counterparties(graph: dict[str, Any]) -> int:
     """How many counterparties the address has in all (shown, plus left out)."""
     return len(graph["nodes"]) - 1 + int(graph["truncated"])
-

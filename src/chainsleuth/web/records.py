@@ -42,7 +42,9 @@ def _tag_rows(db: DbSession, network: str, origin: str, category: str, offset: i
     return total, list(rows)
 
 
-def _tags_context(db: DbSession, viewer: Viewer, network: str, origin: str, category: str, offset: int) -> dict[str, Any]:
+def _tags_context(
+    db: DbSession, viewer: Viewer, network: str, origin: str, category: str, offset: int
+) -> dict[str, Any]:
     total, rows = _tag_rows(db, network, origin, category, offset)
     used = db.execute(select(func.coalesce(Tag.abuse, Tag.category)).distinct()).scalars().all()
     taxonomy = get_taxonomy()
@@ -103,8 +105,14 @@ async def add_tag_form(
                 category=form.get("category") or None,
                 abuse=form.get("abuse") or None,
             )
-            audit.record(db, viewer.principal, "tag.add", "address", record.address,
-                         details={"network": record.network, "label": record.label, "tag_id": record.id})
+            audit.record(
+                db,
+                viewer.principal,
+                "tag.add",
+                "address",
+                record.address,
+                details={"network": record.network, "label": record.label, "tag_id": record.id},
+            )
     except ChainsleuthError as error:
         context["error"] = error
         return render(request, "tags.html", viewer, context, status_code=422)
@@ -159,13 +167,17 @@ def audit_page(
 
 
 @router.post("/audit/verify", dependencies=[Depends(csrf_protected)])
-def audit_verify(
-    request: Request, viewer: Annotated[Viewer, Depends(page("audit.verify"))], db: DbSession
-) -> Response:
+def audit_verify(request: Request, viewer: Annotated[Viewer, Depends(page("audit.verify"))], db: DbSession) -> Response:
     """Recompute the hash chain and MACs and show the verdict (the first bad entry if any)."""
     report = audit.verify(db)
-    audit.record(db, viewer.principal, "audit.verify", "audit_log", None,
-                 details={"ok": report.ok, "entries": report.entries, "first_bad_seq": report.first_bad_seq})
+    audit.record(
+        db,
+        viewer.principal,
+        "audit.verify",
+        "audit_log",
+        None,
+        details={"ok": report.ok, "entries": report.entries, "first_bad_seq": report.first_bad_seq},
+    )
     return render(request, "fragments/verify.html", viewer, {"report": report})
 
 

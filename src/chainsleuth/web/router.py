@@ -1,12 +1,15 @@
 """Mount the pages on the FastAPI app: routers, session manager, cookie refresh and HTML error pages.
 
 :func:`install_web` is the one call :func:`chainsleuth.api.app.create_app` makes. A capability adds its pages
-by appending its router to :data:`PAGE_ROUTERS` (or calling ``app.include_router`` after ``install_web``) and
+as a module ``chainsleuth.web.<name>`` listed in :data:`CAPABILITY_PAGES` (mounted when it exists), and by
 registering navigation entries and dashboard sections from its module (see ``docs/web.md``).
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import inspect
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request
@@ -15,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chainsleuth.api.errors import http_status_for
 from chainsleuth.errors import ChainsleuthError, NotFoundError
-from chainsleuth.web import auth, chain_pages, customers, dashboard, records
+from chainsleuth.web import academy, auth, chain_pages, customers, dashboard, records
 from chainsleuth.web.core import LoginRequired, error_page, redirect, set_session_cookie
 from chainsleuth.web.sessions import SessionConfig, SessionManager
 
@@ -25,7 +28,11 @@ PAGE_ROUTERS: list[APIRouter] = [
     customers.router,
     chain_pages.router,
     records.router,
+    academy.router,
 ]
+#: Page modules of capabilities that land separately (``chainsleuth.web.<name>`` with a module-level ``router``).
+#: Each is mounted when it exists, so the console grows with the product and never links to a missing page.
+CAPABILITY_PAGES = ("alerts", "cases", "actions", "rules", "lawenforcement", "portal")
 #: Paths that belong to the JSON API or to files: their errors stay JSON.
 NON_PAGE_PREFIXES = ("/api/", "/docs", "/openapi.json", "/static/")
 
@@ -36,10 +43,23 @@ def is_page_request(request: Request) -> bool:
     return not path.startswith(NON_PAGE_PREFIXES) and not path.endswith(".json")
 
 
+def capability_routers() -> list[APIRouter]:
+    """The routers of the capability page modules that exist (an import error inside one is raised, not hidden)."""
+    found = []
+    for name in CAPABILITY_PAGES:
+        module_name = f"chainsleuth.web.{name}"
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        router = getattr(importlib.import_module(module_name), "router", None)
+        if isinstance(router, APIRouter) and router not in PAGE_ROUTERS:
+            found.append(router)
+    return found
+
+
 def install_web(app: FastAPI, config: SessionConfig | None = None) -> None:
     """Add the pages, their session manager and error handling to ``app``."""
     app.state.web_sessions = SessionManager(app.state.settings.secret_key.get_secret_value(), config)
-    for router in PAGE_ROUTERS:
+    for router in [*PAGE_ROUTERS, *capability_routers()]:
         app.include_router(router)
 
     json_handler = app.exception_handlers.get(ChainsleuthError)
@@ -49,7 +69,8 @@ def install_web(app: FastAPI, config: SessionConfig | None = None) -> None:
         if is_page_request(request):
             return error_page(request, error, http_status_for(error))
         assert json_handler is not None
-        return await json_handler(request, error)  # type: ignore[no-any-return]
+        answer = json_handler(request, error)
+        return await answer if inspect.isawaitable(answer) else answer
 
     async def _login_required(request: Request, error: Exception) -> Response:
         assert isinstance(error, LoginRequired)

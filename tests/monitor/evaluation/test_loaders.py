@@ -83,3 +83,16 @@ def test_amlworld_errors(tmp_path: Path) -> None:
         load_patterns(pat)
     with pytest.raises(FeatureError, match="no AMLworld"):
         find_amlworld_files(tmp_path / "empty")
+
+
+def test_gfp_baseline_is_skipped_cleanly_without_snapml(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chainsleuth.monitor.evaluation import gfp
+    from chainsleuth.monitor.evaluation.amlworld import evaluate_amlworld
+    from chainsleuth.monitor.models.lgbm import TrainConfig
+
+    monkeypatch.setattr(gfp, "snapml_available", lambda: False)
+    assert gfp.gfp_edge_features(load_amlworld(AMLWORLD / "Tiny_Trans.csv").edges, 60) is None
+    report = evaluate_amlworld(load_amlworld(AMLWORLD / "Tiny_Trans.csv"), seeds=(0,))
+    assert "not installed" in report["methods"]["lgbm_gfp"]["skipped"]
+    assert "summary" in report["methods"]["lgbm_graph"]
+    assert TrainConfig().imbalance == "auto"

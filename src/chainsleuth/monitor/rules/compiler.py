@@ -325,7 +325,8 @@ def _call(node: Call, scope: Scope) -> IR:
         if scope.event_only:
             raise RuleSyntaxError("exposure() cannot be used inside an aggregate", node.pos)
         address = compile_node(node.args[0], scope)
-        _need(address, (STR,), "exposure() address", node.args[0].pos)
+        if not isinstance(address, Ref) or address.scope != "event" or address.type != STR:
+            raise RuleSyntaxError("exposure() looks up an address field of the event, e.g. address", node.args[0].pos)
         category = node.args[1]
         if not isinstance(category, Literal) or category.value not in EXPOSURE_CATEGORIES:
             raise RuleSyntaxError(f"exposure() category must be one of {', '.join(EXPOSURE_CATEGORIES)}", category.pos)

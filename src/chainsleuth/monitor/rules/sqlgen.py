@@ -31,7 +31,7 @@ from chainsleuth.monitor.rules.compiler import (
 
 #: Sums are exact over integers of 1e-6 units (micro-dollars for USD values).
 SUM_SCALE = 1_000_000
-Resolver = Callable[[Ref], str]
+Resolver = Callable[[Ref | Exposure], str]
 
 
 def literal(value: Value) -> str:
@@ -78,11 +78,7 @@ def to_sql(node: IR, resolve: Resolver) -> str:
     if isinstance(node, Func):
         return _func(node, resolve)
     if isinstance(node, Exposure):
-        address = to_sql(node.address, resolve)
-        chain, tx_hash, kind, own = (
-            resolve(Ref("str", "event", name)) for name in ("chain", "tx_hash", "event_type", "address")
-        )
-        return f"cs_exposure({chain}, {address}, {tx_hash}, {kind}, {own}, {literal(node.category)})"
+        return resolve(node)  # the batch engine precomputes exposure per event and joins it
     raise TypeError(f"not an IR node: {node!r}")
 
 

@@ -12,6 +12,7 @@
   var expandButton = document.getElementById("graph-expand");
   var openButton = document.getElementById("graph-open");
   var expanded = {};
+  var LABEL_LIMIT = 40;
 
   function addressUrl(address) {
     return "/chain/" + encodeURIComponent(chain) + "/address/" + encodeURIComponent(address);
@@ -54,34 +55,33 @@
       { selector: "node[kind = 'ours']", style: { "background-color": "#2e7d32", "shape": "round-rectangle" } },
       { selector: "node:selected", style: { "border-width": 4, "border-color": "#f2a900" } },
       { selector: "edge", style: {
-        "label": "data(display)", "text-wrap": "wrap", "font-size": 8, "width": 1.5, "line-color": "#9aa7b5",
+        "label": "", "text-wrap": "wrap", "font-size": 8, "width": 1.5, "line-color": "#9aa7b5",
         "target-arrow-color": "#9aa7b5", "target-arrow-shape": "triangle", "curve-style": "bezier",
         "text-rotation": "autorotate", "color": "#3b4754", "min-zoomed-font-size": 7,
         "text-background-color": "#ffffff", "text-background-opacity": 0.85, "text-background-padding": 1 } },
+      { selector: "edge.labelled, edge:selected", style: { "label": "data(display)" } },
       { selector: "edge:selected", style: { "line-color": "#f2a900", "target-arrow-color": "#f2a900", "width": 3 } }
     ]
   });
   window.chainsleuthGraph = cy;  // for the tests and for the case workspace that extends this page
 
-  // First load: the address in the middle, counterparties on rings. Later expansions: new nodes start on a
-  // circle around the node they came from, then a force layout settles everything without a full reshuffle.
-  function relayout(first) {
-    if (first) {
-      cy.layout({ name: "concentric", concentric: function (node) { return node.data("center") ? 2 : 1; },
-                  levelWidth: function () { return 1; }, minNodeSpacing: 38, padding: 30, animate: false }).run();
-      return;
-    }
-    cy.layout({ name: "cose", animate: false, randomize: false, nodeRepulsion: function () { return 60000; },
-                idealEdgeLength: function () { return 150; }, nodeOverlap: 20, numIter: 1500, padding: 30 }).run();
-  }
-
-  function placeAround(origin, nodes) {
-    var centre = origin.position();
-    var radius = 90 + 8 * nodes.length;
-    nodes.forEach(function (node, index) {
-      var angle = 2 * Math.PI * index / Math.max(nodes.length, 1);
-      node.position({ x: centre.x + radius * Math.cos(angle), y: centre.y + radius * Math.sin(angle) });
+  // Rings by distance from the page's address: the address in the middle, its counterparties around it, the
+  // counterparties of expanded nodes further out. Deterministic and readable at the sizes a person expands to.
+  function relayout() {
+    var depth = {};
+    var root = cy.nodes("[?center]").first();
+    if (root.empty()) { return; }
+    cy.elements().breadthFirstSearch({
+      root: root, directed: false,
+      visit: function (node, edge, previous, index, level) { depth[node.id()] = level; }
     });
+    var deepest = 0;
+    Object.keys(depth).forEach(function (id) { deepest = Math.max(deepest, depth[id]); });
+    cy.layout({
+      name: "concentric", animate: false, padding: 30, minNodeSpacing: 60, spacingFactor: 1.5, startAngle: 3 / 2 * Math.PI,
+      concentric: function (node) { return deepest + 1 - (depth[node.id()] || 0); },
+      levelWidth: function () { return 1; }
+    }).run();
   }
 
   function load(url, address) {
@@ -92,16 +92,14 @@
         return response.json();
       })
       .then(function (graph) {
-        var added = 0, first = cy.elements().empty(), fresh = [];
+        var added = 0;
         decorate(graph).forEach(function (element) {
-          if (cy.getElementById(element.data.id).empty()) {
-            var item = cy.add(element); added += 1;
-            if (item.isNode()) { fresh.push(item); }
-          }
+          if (cy.getElementById(element.data.id).empty()) { cy.add(element); added += 1; }
         });
         expanded[address] = true;
-        if (!first) { placeAround(cy.getElementById(address), fresh); }
-        relayout(first);
+        // Amounts and dates on every edge while that stays legible; beyond, on the selected edge only.
+        cy.edges().toggleClass("labelled", cy.edges().length <= LABEL_LIMIT);
+        relayout();
         status.textContent = cy.nodes().length + " addresses, " + cy.edges().length + " edges. " +
           "Expanded " + address.slice(0, 12) + "…: " + graph.counterparties + " counterparties" +
           (graph.truncated ? " (" + graph.truncated + " less active ones left out)" : "") + ", " + added + " new elements.";

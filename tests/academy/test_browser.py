@@ -1,0 +1,143 @@
+"""The academy in a real browser (Debian's Chromium driven by Playwright, SQLite): a trainee solves the
+phone-theft exercise on their own world, the instructor issues the certificate, the trainee downloads it and the
+public page verifies its code. Screenshots go to ``docs/screenshots/academy-*.png``."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainsleuth.academy.service import Academy
+from chainsleuth.api.app import create_app
+from chainsleuth.config import Settings
+from chainsleuth.privacy import passwords
+from chainsleuth.store.db import create_engine_for, session_scope
+from chainsleuth.store.users import create_user
+from tests.academy.conftest import COHORT, PASSWORD, SECRET, _setup, key_of, perfect_answer
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-quic"]  # fmt: skip
+pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian's chromium is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(academy_dir: Path, sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """uvicorn over a database with cohort c1; alice has done everything but the phone-theft exercise."""
+    import uvicorn
+
+    previous = passwords.get_hasher()
+    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
+    database = tmp_path_factory.mktemp("academy-browser") / "chainsleuth.db"
+    shutil.copyfile(sqlite_template, database)
+    engine = create_engine_for(f"sqlite:///{database}")
+    academy = Academy(engine, academy_dir, SECRET)
+    _setup(academy)
+    with session_scope(engine) as session:
+        for username, role in (("alice", "analyst"), ("instructor", "senior_analyst")):
+            create_user(session, username=username, password=PASSWORD, role=role, display_name=username)
+    for module in academy.course.modules:
+        academy.submit_quiz(COHORT, "alice", module.id, {q.id: q.answer for q in module.quiz})
+    for exercise in academy.course.exercises:
+        if exercise != "phone-theft":
+            academy.start_exercise(COHORT, "alice", exercise)
+            academy.submit(COHORT, "alice", exercise, perfect_answer(academy, "alice", exercise))
+    settings = Settings(data_dir=academy_dir.parent, database_url=str(engine.url), secret_key=SECRET, demo=True)
+    uv = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine), host="127.0.0.1", port=_free_port(),
+                                       log_level="warning", lifespan="off"))  # fmt: skip
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert uv.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{uv.config.port}", academy
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+        passwords.set_hasher(previous)
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+        tab = context.new_page()
+        tab.set_default_timeout(15_000)
+        problems: list[str] = []
+        tab.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        tab.on("pageerror", lambda error: problems.append(str(error)))
+        setattr(tab, "problems", problems)  # noqa: B010  (read back by the test)
+        try:
+            yield tab
+        finally:
+            context.close()
+            browser.close()
+
+
+def _login(page: Any, base: str, username: str) -> None:
+    page.context.clear_cookies()
+    page.goto(base + "/login?next=/academy")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/academy")
+
+
+def test_trainee_solves_phone_theft_and_gets_the_certificate(page: Any, server: Any, tmp_path: Path) -> None:
+    base, academy = server
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    _login(page, base, "alice")
+    page.click("text=Trace the stolen USD 350,000")
+    page.click("#start")
+    key = key_of(academy.dir, "alice", "phone-theft")
+    assert page.inner_text("#given-victim_address") == key["given"]["victim_address"]
+    page.fill("input[name=accounts]", key["accounts"][0])
+    page.fill("input[name=amount_usd]", f"{key['amount_usd']:,.2f}")
+    page.fill("textarea[name=path]", " -> ".join(key["path"]))
+    page.click("#submit-answer")
+    page.wait_for_selector("#result")
+    assert "Result: 100" in page.inner_text("#result h2")
+    page.screenshot(path=str(SCREENSHOTS / "academy-exercise.png"), full_page=True)
+
+    _login(page, base, "instructor")
+    page.goto(base + f"/academy/teach/{COHORT}")
+    page.click("#progress button[type=submit]")
+    page.wait_for_selector("#issued")
+    page.screenshot(path=str(SCREENSHOTS / "academy-cohort.png"), full_page=True)
+
+    _login(page, base, "alice")
+    with page.expect_download() as download:
+        page.click("#certificate-link")
+    pdf = tmp_path / "certificate.pdf"
+    download.value.save_as(str(pdf))
+    assert pdf.read_bytes().startswith(b"%PDF")
+    code = academy.certificate_of(COHORT, "alice")["code"]
+    page.context.clear_cookies()
+    page.goto(base + "/academy/verify")
+    page.fill("input[name=code]", code)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#verified")
+    assert "Alice Ångström" in page.inner_text("#verified")
+    page.screenshot(path=str(SCREENSHOTS / "academy-verified.png"), full_page=False)
+    assert not [p for p in page.problems if "Content Security Policy" in p or "Refused" in p], page.problems
