@@ -47,7 +47,9 @@ def customer(customer_id: str = "C0000001", *, age_days: float = 400, **fields: 
 
 
 def context(
-    customers: Sequence[Mapping[str, Any]] = (), tags: Iterable[TagRecord] = (), senders: Mapping[str, str] | None = None
+    customers: Sequence[Mapping[str, Any]] = (),
+    tags: Iterable[TagRecord] = (),
+    senders: Mapping[str, str] | None = None,
 ) -> EngineContext:
     accounts = [{"account_id": "A" + c["customer_id"][1:], "account_type": "spot", "opened_at": c["created_at"],
                  "status": "active"} for c in customers]  # fmt: skip

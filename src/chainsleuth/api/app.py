@@ -11,7 +11,18 @@ from sqlalchemy import Engine
 from chainsleuth import __version__
 from chainsleuth.api.docs_page import install_docs
 from chainsleuth.api.errors import install_error_handlers
-from chainsleuth.api.routers import actions, auth, cases, chain, exchange, monitor, privacy, system
+from chainsleuth.api.routers import (
+    academy,
+    actions,
+    auth,
+    cases,
+    chain,
+    exchange,
+    lawenforcement,
+    monitor,
+    privacy,
+    system,
+)
 from chainsleuth.api.security import install_security_headers
 from chainsleuth.api.tokens import TokenSigner
 from chainsleuth.config import Settings
@@ -53,12 +64,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None, world_dir: P
         cases.router,
         cases.reports_router,
         actions.router,
+        lawenforcement.router,
+        academy.router,
     )
     for router in routers:
         app.include_router(router)
-    from chainsleuth.api.routers import academy  # the academy (issue 8)
-
-    app.include_router(academy.router)
 
     # -- web pages (issue 7): the analyst console; "/" opens the dashboard (or the log-in page) -----------
     from chainsleuth.web.router import install_web

@@ -32,6 +32,7 @@ def _register_groups() -> None:
         cluster_cmd,
         config_cmd,
         ingest_cmd,
+        le_cmd,
         monitor_cmd,
         privacy_cmd,
         serve_cmd,
@@ -53,6 +54,7 @@ def _register_groups() -> None:
     app.add_typer(audit_cmd.app, name="audit")
     app.add_typer(cases_cmd.app, name="cases")
     app.add_typer(actions_cmd.app, name="actions")
+    app.add_typer(le_cmd.app, name="le")
     app.add_typer(monitor_cmd.app, name="monitor")
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(config_cmd.keys_app, name="keys")

@@ -66,10 +66,13 @@ def test_dedup_scoring_and_shadow(tmp_path: Path) -> None:
     book = build_alerts(hits, rules)
     big = [alert for alert in book.alerts if alert.rule_id == "big"]
     assert [(a.hit_count, len(a.event_ids)) for a in big] == [(2, 2), (1, 1)]
-    assert big[0].explanation == "Deposit of USD 6,000" and big[0].values["usd_value"] == 6_000.0
-    assert big[0].expression == "usd_value >= 1000" and big[0].thresholds == {}
+    assert big[0].explanation == "Deposit of USD 6,000"
+    assert big[0].values["usd_value"] == 6_000.0
+    assert big[0].expression == "usd_value >= 1000"
+    assert big[0].thresholds == {}
     many = [alert for alert in book.alerts if alert.rule_id == "many"]
-    assert len(many) == 1 and many[0].score == 25.0
+    assert len(many) == 1
+    assert many[0].score == 25.0
     # Two rules on the same customer: noisy-OR of 50 and 25.
     assert many[0].combined_score == combine([50.0, 25.0]) == 62.5
     assert big[-1].combined_score == 62.5
@@ -102,7 +105,8 @@ def test_alerts_are_stored_and_deduplicated_across_runs(engine: Engine, tmp_path
         rows, total = list_alerts(session, rule_id="big")
         assert total == 2
         episode = next(row for row in rows if row.hit_count == 2)
-        assert len(episode.event_ids) == 2 and episode.rule_hash == rules.get("big").content_hash
+        assert len(episode.event_ids) == 2
+        assert episode.rule_hash == rules.get("big").content_hash
         assert episode.details["expression"] == "usd_value >= 1000"
         assert get_alert(session, episode.id).queue == "aml-high"
         assert session.scalar(select(func.count()).select_from(MonitorShadowHit)) == 1

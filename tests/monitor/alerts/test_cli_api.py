@@ -54,14 +54,17 @@ def configured(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
 
 def test_cli_rules_run_alerts_backtest(configured: str, tiny_world: Path, tmp_path: Path) -> None:
     listed = runner.invoke(app, ["rules", "list"])
-    assert listed.exit_code == 0 and "structuring" in listed.output
+    assert listed.exit_code == 0
+    assert "structuring" in listed.output
     shown = runner.invoke(app, ["rules", "show", "rapid-pass-through", "--sql"])
-    assert shown.exit_code == 0 and "EXCLUDE TIES" in shown.output
+    assert shown.exit_code == 0
+    assert "EXCLUDE TIES" in shown.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules:\n  - id: x\n    version: 1\n    title: t\n    severity: low\n    scope: [login]\n"
                    "    condition: ip_country ==\n")  # fmt: skip
     invalid = runner.invoke(app, ["rules", "validate", str(bad)])
-    assert invalid.exit_code != 0 and "bad.yaml:7" in str(invalid.exception)
+    assert invalid.exit_code != 0
+    assert "bad.yaml:7" in str(invalid.exception)
 
     ran = runner.invoke(app, ["run", "--batch"])
     assert ran.exit_code == 0, ran.output
@@ -70,9 +73,11 @@ def test_cli_rules_run_alerts_backtest(configured: str, tiny_world: Path, tmp_pa
     assert "0 alerts created" in again.output, again.output
 
     alerts = runner.invoke(app, ["alerts", "list", "--queue", "sanctions"])
-    assert alerts.exit_code == 0 and "exposure-sanc" in alerts.output
+    assert alerts.exit_code == 0
+    assert "exposure-sanc" in alerts.output
     shown_alert = runner.invoke(app, ["alerts", "show", "1"])
-    assert shown_alert.exit_code == 0 and '"rule_hash"' in shown_alert.output
+    assert shown_alert.exit_code == 0
+    assert '"rule_hash"' in shown_alert.output
 
     out = tmp_path / "report.json"
     backtested = runner.invoke(app, ["backtest", str(tiny_world), "--json", str(out), "--store"])
@@ -81,7 +86,7 @@ def test_cli_rules_run_alerts_backtest(configured: str, tiny_world: Path, tmp_pa
 
 
 def test_api(configured: str) -> None:
-    settings = Settings(database_url=configured, demo=True, data_dir=Path(configured[len("sqlite:///"):]).parent)
+    settings = Settings(database_url=configured, demo=True, data_dir=Path(configured[len("sqlite:///") :]).parent)
     engine = create_engine_for(configured)
     try:
         with TestClient(create_app(settings, engine=engine)) as client:
@@ -90,7 +95,8 @@ def test_api(configured: str) -> None:
             token = client.post("/api/auth/token", data={"username": name, "password": password}).json()
             headers = {"Authorization": f"Bearer {token['access_token']}"}
             page = client.get("/api/monitor/alerts", params={"queue": "sanctions"}, headers=headers).json()
-            assert page["total"] >= 1 and all(item["queue"] == "sanctions" for item in page["items"])
+            assert page["total"] >= 1
+            assert all(item["queue"] == "sanctions" for item in page["items"])
             first = page["items"][0]
             detail = client.get(f"/api/monitor/alerts/{first['id']}", headers=headers).json()
             assert detail["details"]["evidence"], "a sanctions alert carries its chain evidence"

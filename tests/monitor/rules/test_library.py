@@ -22,7 +22,8 @@ def test_library_loads_with_fatf_tags() -> None:
     assert len(rules) >= 15
     for rule in rules:
         assert any(t.startswith("fatf-va-rf:") for t in rule.tags), rule.id
-        assert rule.explain and rule.description
+        assert rule.explain
+        assert rule.description
 
 
 def test_structuring() -> None:
@@ -106,7 +107,8 @@ def test_fan_in_funnel() -> None:
                    counterparty_customer_id="C0000099") for i in range(3)]  # fmt: skip
     hits = both(sends, rules)
     assert ids(hits, "fan-in-funnel") == [sends[2]["event_id"]]
-    assert hits[0].subject_type == "counterparty" and hits[0].subject_id == "A0000099"
+    assert hits[0].subject_type == "counterparty"
+    assert hits[0].subject_id == "A0000099"
     repeat = [event("internal_transfer", i, "C0000050", usd_value=1_500.0, counterparty_account_id="A0000098")
               for i in range(5)]  # fmt: skip
     assert both(repeat, rules) == []
@@ -123,8 +125,11 @@ def test_round_amounts() -> None:
 def test_exposure_rules_on_deposits_and_withdrawals() -> None:
     rules = library("exposure-sanctions", "exposure-mixer", "exposure-scam")
     ctx = context(
-        tags=[tag(SANCTIONED, "organization", "sanction"), tag(MIXER, "mixing_service"),
-              tag("0x" + "7" * 40, "perpetrator", "investment_fraud")],  # fmt: skip
+        tags=[
+            tag(SANCTIONED, "organization", "sanction"),
+            tag(MIXER, "mixing_service"),
+            tag("0x" + "7" * 40, "perpetrator", "investment_fraud"),
+        ],
         senders={"0xtx1": SANCTIONED, "0xtx2": MIXER, "0xtx3": "0x" + "8" * 40},
     )
     dep1 = event("deposit", 0, chain="ethereum", tx_hash="0xtx1", address=DEPOSIT_ADDR, usd_value=1_000.0)
@@ -150,7 +155,8 @@ def test_profile_inconsistent_volume() -> None:
     rich = [event("deposit", 24 * i, "C0000002", usd_value=300_000.0) for i in range(2)]
     hits = both(student + rich, rules, ctx)
     assert ids(hits, "profile-inconsistent-volume") == [e["event_id"] for e in student]
-    assert "student" in hits[0].explanation and "9,000" in hits[0].explanation
+    assert "student" in hits[0].explanation
+    assert "9,000" in hits[0].explanation
 
 
 def test_high_risk_geography() -> None:

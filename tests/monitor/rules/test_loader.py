@@ -29,7 +29,9 @@ rules:
 def test_yaml_rule_loads(tmp_path: Path) -> None:
     rules = rules_from_text(tmp_path, GOOD)
     rule = rules.get("big-deposit")
-    assert rule.mode == "active" and rule.subject == "customer" and rule.line == 4
+    assert rule.mode == "active"
+    assert rule.subject == "customer"
+    assert rule.line == 4
     assert list(rule.named) == ["total_1d"]
     assert rules.lists == {"risky": ("KP", "IR")}
 
@@ -39,7 +41,8 @@ def test_error_in_plain_condition_points_into_the_file(tmp_path: Path) -> None:
     with pytest.raises(RuleFileError) as caught:
         rules_from_text(tmp_path, text)
     error = caught.value
-    assert error.rule == "big-deposit" and error.line == 12
+    assert error.rule == "big-deposit"
+    assert error.line == 12
     assert error.column == text.splitlines()[11].index("$") + 1
     assert str(error).startswith(f"{tmp_path / 'rules.yaml'}:12:{error.column}: rule 'big-deposit': ")
 
@@ -56,7 +59,8 @@ def test_error_in_block_condition_and_aggregate(tmp_path: Path) -> None:
     bad_agg = GOOD.replace("window=24h", "window=24x")
     with pytest.raises(RuleFileError) as caught:
         rules_from_text(tmp_path, bad_agg)
-    assert caught.value.line == 11 and caught.value.rule == "big-deposit"
+    assert caught.value.line == 11
+    assert caught.value.rule == "big-deposit"
 
 
 @pytest.mark.parametrize(
@@ -66,8 +70,10 @@ def test_error_in_block_condition_and_aggregate(tmp_path: Path) -> None:
         (("scope: [deposit]", "scope: [teleport]"), "unknown event type 'teleport'"),
         (("version: 1", "version: one"), "'version' must be a positive integer"),
         (("    title: Big deposit\n", "    title: Big deposit\n    colour: red\n"), "unknown key 'colour'"),
-        (("condition: usd_value > limit and total_1d > 2 * limit", "condition: usd_value + limit"),
-         "the condition must be true/false"),
+        (
+            ("condition: usd_value > limit and total_1d > 2 * limit", "condition: usd_value + limit"),
+            "the condition must be true/false",
+        ),
         (("id: big-deposit", "id: Big Deposit!"), "'id' must be lower-case"),
         (("params: {limit: 1000}", "params: {risky: 1000, limit: 1}"), "shadows a list"),
     ],
@@ -108,12 +114,15 @@ condition = "in_list(ip_country, 'risky')"
     assert rules.get("toml-rule").mode == "shadow"
     with pytest.raises(RuleFileError) as caught:
         rules_from_text(tmp_path, text.replace("'risky')", "'risky') and"), "broken.toml")
-    assert caught.value.rule == "toml-rule" and caught.value.line is not None
+    assert caught.value.rule == "toml-rule"
+    assert caught.value.line is not None
 
 
 def test_content_hash_tracks_logic_not_prose(tmp_path: Path) -> None:
     base = rules_from_text(tmp_path, GOOD).get("big-deposit").content_hash
-    prose = GOOD.replace("title: Big deposit", "title: A big deposit").replace("    severity", "    mode: shadow\n    severity")
+    prose = GOOD.replace("title: Big deposit", "title: A big deposit").replace(
+        "    severity", "    mode: shadow\n    severity"
+    )
     assert rules_from_text(tmp_path, prose).get("big-deposit").content_hash == base
     for change in (("limit: 1000", "limit: 2000"), ("window=24h", "window=48h"), ("version: 1", "version: 2")):
         assert rules_from_text(tmp_path, GOOD.replace(*change)).get("big-deposit").content_hash != base

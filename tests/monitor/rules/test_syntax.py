@@ -76,8 +76,7 @@ def test_parse_errors_have_positions(text: str, message: str, pos: tuple[int, in
         ("nonsense > 1", "unknown name 'nonsense'"),
         ("usd_value > 'ten'", "cannot compare num with str"),
         ("usd_value + event_type > 1", "needs num"),
-        ("usd_value", "")  # compiles, but the loader refuses a non-boolean condition (see test_loader)
-        ,
+        ("usd_value", ""),  # compiles, but the loader refuses a non-boolean condition (see test_loader)
         ("sum(usd_value, by=customer)", "needs by= and window="),
         ("sum(usd_value, by=planet, window=1h)", "by= must be one of"),
         ("sum(usd_value, by=customer, window=5)", "window= must be a duration"),
