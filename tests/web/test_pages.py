@@ -3,6 +3,7 @@ until a purpose-logged reveal."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -331,3 +332,26 @@ def test_dashboard_renders_only_sections_whose_capability_exists(client: TestCli
     finally:
         SECTIONS.pop("future", None)
         SECTIONS.pop("empty", None)
+
+
+_POST_FORM = re.compile(r"<form\b[^>]*method=\"post\"[^>]*>(.*?)</form>", re.IGNORECASE | re.DOTALL)
+_HIDDEN_TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+@pytest.mark.parametrize(
+    ("username", "path"),
+    [("admin", "/tags"), ("auditor", "/audit"), ("senior", "/account"), ("senior", "/customers/{customer_id}")],
+)
+def test_every_post_form_carries_its_own_csrf_token(
+    client: TestClient, facts: dict[str, Any], username: str, path: str
+) -> None:
+    # Forms must work without JavaScript: the token has to be in the form itself, not only in the meta tag that
+    # htmx requests read. (A Jinja macro imported without context once rendered an empty field here.)
+    login(client, username)
+    html = client.get(path.format(**facts)).text
+    forms = _POST_FORM.findall(html)
+    assert forms, f"no POST form on {path}"
+    for form in forms:
+        found = _HIDDEN_TOKEN.search(form)
+        assert found is not None, f"a form on {path} has no CSRF field"
+        assert found.group(1), f"a form on {path} has an empty CSRF token"
