@@ -60,8 +60,9 @@ def parse_count(text: str) -> int:
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    digits = pc.utf8_lpad(pa.array(numbers).cast(pa.string()), width, "0")
-    return pc.binary_join_element_wise(prefix, digits, "")
+    digits = pc.utf8_lpad(pa.array(numbers).cast(pa.large_string()), width, "0")
+    large = pa.large_string()
+    return pc.binary_join_element_wise(pa.scalar(prefix, large), digits, pa.scalar("", large))
 
 
 def _where(mask: np.ndarray, values: pa.Array) -> pa.Array:

@@ -36,6 +36,17 @@ class Labels:
     events: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
+    def from_files(
+        cls, customers_csv: str | Path, events_csv: str | Path | None = None, *, label_column: str = "label"
+    ) -> Labels:
+        """Any labels table: a CSV with ``customer_id`` and ``label_column``; optionally events with
+        ``event_id`` and ``typology``."""
+        return cls(
+            _csv_map(Path(customers_csv), "customer_id", label_column),
+            _csv_map(Path(events_csv), "event_id", "typology") if events_csv else {},
+        )
+
+    @classmethod
     def from_world(cls, world_dir: str | Path) -> Labels:
         root = Path(world_dir) / "ground_truth"
         return cls(

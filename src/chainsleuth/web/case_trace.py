@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chainsleuth.chain.attribution.store import tags_for
+from chainsleuth.chain.exposure.query import entity_exposure
 from chainsleuth.chain.tracing import (
     FlowGraph,
     StopEntity,
@@ -75,6 +77,34 @@ def stop_set(db: Session, graph: FlowGraph, store: ChainStore) -> StopSet:
     return stops_from_addresses(graph, store, ours).merged(stops_from_addresses(graph, store, services))
 
 
+def tagged_set(db: Session, graph: FlowGraph, store: ChainStore) -> StopSet:
+    """Every tagged address with all its concepts (exposure counts abuse and services alike)."""
+    entries = [
+        (t.network, t.address, StopEntity(f"tag:{t.network}:{t.label}", t.label, t.abuse or t.category,
+                                          source=t.source, confidence=t.confidence,
+                                          concepts=tuple(c for c in (t.category, t.abuse, *t.concepts) if c)))
+        for t in db.scalars(select(Tag).where(Tag.address.is_not(None)))
+        if t.address
+    ]  # fmt: skip
+    return stops_from_addresses(graph, store, entries)
+
+
+def exposure(db: Session, store: ChainStore, chain: str, address: str, hops: int = 3) -> dict[str, Any]:
+    """Exposure of one address by category (incoming and outgoing, direct and indirect) with its evidence."""
+    graph = flow_graph(store)
+    local = store.address_id(chain, address)
+    if local is None:
+        raise InvalidInputError("address not in the chain store", chain=chain, address=address)
+    result = entity_exposure(graph, chain, [local], tagged_set(db, graph, store), hops=hops, label=address,
+                             resolver=StoreResolver(store))  # fmt: skip
+    categories = [
+        {"category": c.category, "direction": c.direction, "share": c.direct_share + c.indirect_share,
+         "direct_share": c.direct_share, "evidence": [e.label or e.counterparty for e in c.evidence]}
+        for c in sorted(result.categories, key=lambda c: -(c.direct_share + c.indirect_share))
+    ]  # fmt: skip
+    return {"address": address, "hops": result.hops, "tier": result.tier, "categories": categories}
+
+
 def _time(value: str | None) -> int | None:
     if not value:
         return None
@@ -126,6 +156,27 @@ def _node(address: str, chain: str, **extra: Any) -> dict[str, Any]:
                                        "customer": None, "badge": None, "illicit": False, **extra}}  # fmt: skip
 
 
+def enrich(db: Session, nodes: list[dict[str, Any]]) -> None:
+    """Tags (badges) and our customers on the traced nodes, as the address graph shows them."""
+    by_chain: dict[str, list[str]] = {}
+    for node in nodes:
+        by_chain.setdefault(node["data"]["chain"], []).append(node["data"]["id"])
+    for chain, addresses in by_chain.items():
+        tags = tags_for(db, chain, addresses)
+        query = select(DepositAddress).where(DepositAddress.chain == chain, DepositAddress.address.in_(addresses))
+        ours = {d.address: d.customer_id for d in db.scalars(query)}
+        for node in nodes:
+            data = node["data"]
+            if data["chain"] != chain:
+                continue
+            found = tags.get(data["id"], [])
+            data["tags"] = [{"label": t.label, "category": t.abuse or t.category, "confidence": t.confidence}
+                            for t in found[:5]]  # fmt: skip
+            data["badge"] = (found[0].abuse or found[0].category or found[0].label) if found else ""
+            data["illicit"] = any(t.abuse for t in found)
+            data["customer"] = data.get("customer") or ours.get(data["id"])
+
+
 def trace_elements(result: TraceResult, origin: str) -> dict[str, Any]:
     """The result as Cytoscape elements: every hop of the drawn terminals' evidence paths, terminals marked."""
     nodes: dict[str, dict[str, Any]] = {}
@@ -167,8 +218,14 @@ def trace_elements(result: TraceResult, origin: str) -> dict[str, Any]:
         "edges": list(edges.values()),
         "terminals": terminals,
         "summary": {
-            "source": result.source, "direction": result.direction, "policy": result.policy, "hops": result.hops,
-            "traced_value": result.traced_value, "traced_asset": result.traced_asset, "shares": result.shares,
-            "terminal_count": result.terminal_count, "dropped_share": result.dropped_share,
-        },  # fmt: skip
+            "source": result.source,
+            "direction": result.direction,
+            "policy": result.policy,
+            "hops": result.hops,
+            "traced_value": result.traced_value,
+            "traced_asset": result.traced_asset,
+            "shares": result.shares,
+            "terminal_count": result.terminal_count,
+            "dropped_share": result.dropped_share,
+        },
     }

@@ -69,6 +69,9 @@ def test_cli_rules_run_alerts_backtest(configured: str, tiny_world: Path, tmp_pa
     ran = runner.invoke(app, ["run", "--batch"])
     assert ran.exit_code == 0, ran.output
     assert "alerts created" in ran.output
+    streamed = runner.invoke(app, ["run", "--stream", "--dry-run"])  # the streaming engine over the store
+    assert streamed.exit_code == 0, streamed.output
+    assert streamed.output.split(" hits")[0] == ran.output.split(" hits")[0]  # same number of hits
     again = runner.invoke(app, ["run", "--batch"])  # the same history again: alerts updated, none duplicated
     assert "0 alerts created" in again.output, again.output
 

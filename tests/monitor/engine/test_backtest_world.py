@@ -59,3 +59,13 @@ def test_detection_lower_bounds(measured: dict[str, object]) -> None:
     assert rows["structuring-below-threshold"]["event_precision"] >= 0.9
     assert rows["high-risk-nationality-large-deposit"]["mode"] == "shadow"
     assert "overall (active rules)" in report.table()  # type: ignore[attr-defined]
+
+
+def test_any_labels_table(measured: dict[str, object], tiny_world: Path, tmp_path: Path) -> None:
+    table = tmp_path / "labels.csv"
+    table.write_text("customer_id,label\nC0000201,phone_theft\nC9999999,unknown\n", encoding="utf-8")
+    labels = Labels.from_files(table)
+    rules = load_rules()
+    report = evaluate_hits(measured["batch"].hits, rules, labels, 237)  # type: ignore[attr-defined]
+    assert report.overall["labelled_customers"] == 2
+    assert report.per_typology["unknown"]["recall"] == 0.0

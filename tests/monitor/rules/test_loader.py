@@ -87,7 +87,7 @@ def test_invalid_rules_are_refused(tmp_path: Path, change: tuple[str, str], mess
 def test_broken_yaml_and_duplicates(tmp_path: Path) -> None:
     with pytest.raises(RuleFileError) as caught:
         rules_from_text(tmp_path, "rules: [\n  - id: x\n")
-    assert caught.value.line is not None
+    assert caught.value.line == 2
     (tmp_path / "a.yaml").write_text(GOOD)
     (tmp_path / "b.yaml").write_text(GOOD)
     with pytest.raises(RuleFileError, match="duplicate rule id"):
@@ -115,7 +115,7 @@ condition = "in_list(ip_country, 'risky')"
     with pytest.raises(RuleFileError) as caught:
         rules_from_text(tmp_path, text.replace("'risky')", "'risky') and"), "broken.toml")
     assert caught.value.rule == "toml-rule"
-    assert caught.value.line is not None
+    assert caught.value.line == 12  # the condition's line
 
 
 def test_content_hash_tracks_logic_not_prose(tmp_path: Path) -> None:

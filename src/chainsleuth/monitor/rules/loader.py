@@ -275,10 +275,13 @@ def _rule(
         raise fail(f"param {clash[0]!r} shadows a list or scope name", "params")
     scope_ = Scope(params, lists, {}, {})
 
+    def locator_for(key: str) -> _Locator:
+        return _Locator(text, nodes.get(key), _key_line(text, line, key) if not nodes else line)
+
     def compile_text(source: Any, key: str) -> Any:
         if not isinstance(source, str):
             raise fail(f"{key!r} must be an expression string", key)
-        locator = _Locator(text, nodes.get(key), line)
+        locator = locator_for(key)
         try:
             return parse_expression(source)
         except RuleSyntaxError as error:
@@ -299,7 +302,7 @@ def _rule(
         try:
             kind, spec = compile_aggregate(tree, scope_)
         except RuleSyntaxError as error:
-            at_line, at_col = _Locator(text, nodes.get(key), line).locate(error.pos)
+            at_line, at_col = locator_for(key).locate(error.pos)
             raise RuleFileError(error.reason, path=path, rule=rule_id, line=at_line, column=at_col) from error
         scope_.named[str(agg_name)] = (kind, spec)
         named[str(agg_name)] = spec.key
@@ -307,7 +310,7 @@ def _rule(
     try:
         condition = compile_node(tree, scope_)
     except RuleSyntaxError as error:
-        at_line, at_col = _Locator(text, nodes.get("condition"), line).locate(error.pos)
+        at_line, at_col = locator_for("condition").locate(error.pos)
         raise RuleFileError(error.reason, path=path, rule=rule_id, line=at_line, column=at_col) from error
     if condition.type not in (BOOL, NULL):
         raise fail(f"the condition must be true/false, not {condition.type}", "condition")
@@ -337,6 +340,18 @@ def _rule(
         source=Path(path).name,
         line=line or 0,
     )
+
+
+def _key_line(text: str, start: int | None, key: str) -> int | None:
+    """TOML: the line of ``key =`` (or, for an aggregate, ``name =``) at or after the rule's ``id`` line."""
+    if start is None:
+        return None
+    name = key.split(".")[-1]
+    pattern = re.compile(r"\s*" + re.escape(name) + r"\s*=")
+    for number, content in enumerate(text.splitlines()[start - 1 :], start=start):
+        if pattern.match(content):
+            return number
+    return start
 
 
 def _toml_line(text: str, rule_id: str) -> int | None:
