@@ -18,6 +18,7 @@ from rich.progress import Progress, TaskID
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chainsleuth.api.deps import Principal
 from chainsleuth.chain.attribution.store import find_tags, import_tagpack
 from chainsleuth.chain.clustering import ClusterOptions, cluster_chain
 from chainsleuth.chain.clustering.quality import wallets_from_tags
@@ -32,7 +33,9 @@ from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.migrate import upgrade_to_head
 from chainsleuth.store.models.tags import Tag
+from chainsleuth.store.models.users import Role
 from chainsleuth.store.users import seed_demo_users
+from chainsleuth.web.le_common import seed_demo_officer
 from chainsleuth.world.config import WorldConfig
 
 WORLD_SUBDIR = "world"
@@ -53,6 +56,7 @@ class DemoReport:
     tagpacks: int = 0
     clusters: dict[str, tuple[int, int]] = field(default_factory=dict)
     users: list[tuple[str, str, str]] = field(default_factory=list)
+    officer_totp_secret: str = ""
 
     def summary_rows(self) -> list[tuple[str, str]]:
         counts = self.world.get("row_counts", {})
@@ -165,6 +169,8 @@ def prepare_demo(
                 store, "ethereum", find_tags(session, network="ethereum", category="exchange")
             )
             users = [(name, password, role.value) for name, password, role in seed_demo_users(session)]
+            admin = Principal(username="admin", display_name="Alex Admin", role=Role.ADMIN, agency_id=None)
+            officer_totp = seed_demo_officer(session, admin)
         clusters = {
             "bitcoin": cluster_chain(store, "bitcoin"),
             "ethereum": cluster_chain(store, "ethereum", ClusterOptions(hot_wallets=exchange_wallets)),
@@ -183,6 +189,7 @@ def prepare_demo(
         tagpacks=tagpacks,
         clusters={chain: (report.addresses, report.clusters) for chain, report in clusters.items()},
         users=users,
+        officer_totp_secret=officer_totp,
     )
 
 

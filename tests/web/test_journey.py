@@ -145,8 +145,9 @@ def test_phone_theft_traced_frozen_and_approved(page: Any, server: dict[str, Any
     _shot(page, "case-workspace", full_page=False)
 
     # the terminal's account linked to the case, a freeze proposed with reason, legal basis and expiry
-    page.click("button.link-account")
-    page.wait_for_selector(f"#linked >> text={server['account']}")
+    with page.expect_navigation():
+        page.click("button.link-account")
+    assert server["account"] in page.inner_text("#linked")
     page.select_option("#action-account", server["account"])
     page.select_option("#action-kind", "freeze")
     page.fill("#action-basis", "AMLA art. 8; police request 2024/0311")

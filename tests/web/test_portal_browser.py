@@ -181,7 +181,6 @@ def test_officer_submits_and_downloads_the_package(browser: Any, server: dict[st
     officer.set_input_files("#f-instrument", str(pdf))
     officer.set_input_files("#f-targets", str(targets))
     officer.fill("#f-totp", codes.next())
-    _shot(officer, "portal-new", Path("/tmp/portal-shots"))
     officer.click("#send-request")
     officer.wait_for_url("**/portal/requests/LER-*")
     reference = officer.url.split("/portal/requests/")[1].split("?")[0]

@@ -14,6 +14,7 @@ from chainsleuth.api.errors import install_error_handlers
 from chainsleuth.api.routers import (
     academy,
     actions,
+    analytics,
     auth,
     cases,
     chain,
@@ -60,6 +61,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, world_dir: P
         exchange.router,
         privacy.router,
         chain.router,
+        analytics.router,
         monitor.router,
         cases.router,
         cases.reports_router,

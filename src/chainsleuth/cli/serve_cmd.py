@@ -84,6 +84,18 @@ def demo(
     for username, password, role in report.users:
         users.add_row(username, password, role)
     console.print(users)
+    if report.officer_totp_secret:
+        import pyotp
+
+        uri = pyotp.TOTP(report.officer_totp_secret).provisioning_uri(
+            name="officer@police.example", issuer_name="chainsleuth LE portal"
+        )
+        console.print(
+            "The law-enforcement officer [bold]officer[/] (DEMO-POLICE) logs in with a second factor: add this key "
+            f"to an authenticator app: [bold]{report.officer_totp_secret}[/]\n  ({uri})\n"
+            "  or print the current code with: .venv/bin/python -c "
+            f"'import pyotp; print(pyotp.TOTP(\"{report.officer_totp_secret}\").now())'"
+        )
     url = f"http://{host}:{port}/"
     console.print(f"\n[bold green]chainsleuth is ready:[/] {url}  (OpenAPI page: {url}docs)\n")
     if not no_serve:

@@ -28,6 +28,7 @@ from chainsleuth.ingest.etl_common import (
     ETH_BLOCK_FIELDS,
     ETH_TOKEN_FIELDS,
     ETH_TOKEN_TRANSFER_FIELDS,
+    ETH_TRACE_FIELDS,
     ETH_TX_FIELDS,
     ChainIngestReport,
     IngestProgress,
@@ -228,18 +229,25 @@ def ingest_ethereum_etl(
     store: ChainStore,
     *,
     tokens_path: Path | None = None,
+    traces_path: Path | None = None,
     chain: str = "ethereum",
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
 ) -> ChainIngestReport:
-    """Ingest an ethereum-etl export (blocks, transactions, optional token_transfers and tokens; JSONL or
-    CSV)."""
+    """Ingest an ethereum-etl export (blocks, transactions, optional token_transfers, tokens and traces; JSONL
+    or CSV). Traces add the ``internal`` transfers (ETH moved by contracts, see :mod:`.etl_traces`).
+    """
     catalog = read_token_catalog(tokens_path)
     blocks = BlockOrderedStream(RecordStream(Path(blocks_path), ETH_BLOCK_FIELDS), "number")
     txs = BlockOrderedStream(RecordStream(Path(transactions_path), ETH_TX_FIELDS), "block_number")
     transfers = (
         BlockOrderedStream(RecordStream(Path(token_transfers_path), ETH_TOKEN_TRANSFER_FIELDS), "block_number")
         if token_transfers_path is not None
+        else None
+    )
+    traces = (
+        BlockOrderedStream(RecordStream(Path(traces_path), ETH_TRACE_FIELDS), "block_number")
+        if traces_path is not None
         else None
     )
     no_transfers = arrow_schema(ETH_TOKEN_TRANSFER_FIELDS).append(pa.field(ROW, pa.int64())).empty_table()
@@ -249,11 +257,21 @@ def ingest_ethereum_etl(
     ) -> tuple[dict[str, pa.Table], tuple[UInt64Array, UInt64Array, Int64Array] | None]:
         batch_transfers = transfers.take_through(last) if transfers is not None else no_transfers
         streams = (blocks, txs, transfers if transfers is not None else txs)
-        tables = ethereum_batch(writer, batch_blocks, txs.take_through(last), batch_transfers, streams, catalog, report)
+        tables = ethereum_batch(
+            writer,
+            batch_blocks,
+            txs.take_through(last),
+            batch_transfers,
+            streams,
+            catalog,
+            report,
+            traces=traces.take_through(last) if traces is not None else None,
+            traces_stream=traces,
+        )
         return tables, None
 
-    files = [Path(p) for p in (blocks_path, transactions_path, token_transfers_path) if p is not None]
-    children = [txs] if transfers is None else [txs, transfers]
+    files = [Path(p) for p in (blocks_path, transactions_path, token_transfers_path, traces_path) if p is not None]
+    children = [stream for stream in (txs, transfers, traces) if stream is not None]
     return _run(store, chain, files, blocks, children, build, batch_size, progress)
 
 
@@ -277,7 +295,7 @@ def ingest_world_chains(
     """Ingest the ``bitcoin/`` and ``ethereum/`` exports of a generated world directory (JSONL or CSV).
 
     An optional ``ethereum/tokens.jsonl|csv`` (ethereum-etl ``export_tokens``) gives token symbols and
-    decimals.
+    decimals; an optional ``ethereum/traces.jsonl|csv`` (``export_traces``) adds the internal transfers.
     """
     world = Path(world_dir)
     if not world.is_dir():
@@ -303,6 +321,7 @@ def ingest_world_chains(
             _find(ethereum, "token_transfers", required=False),
             store,
             tokens_path=_find(ethereum, "tokens", required=False),
+            traces_path=_find(ethereum, "traces", required=False),
             batch_size=batch_size,
             progress=progress,
         )

@@ -80,6 +80,20 @@ ETH_TOKEN_TRANSFER_FIELDS = (
     Field("log_index", "int"),
     Field("block_number", "int"),
 )
+#: ethereum-etl ``export_traces`` (``trace_address``: a JSON list of ints, in CSV comma-joined). Rewards and
+#: genesis allocations have no ``transaction_hash``; ``call_type`` is set for ``call`` traces only.
+ETH_TRACE_FIELDS = (
+    Field("transaction_hash", "str", required=False),
+    Field("from_address", "str", required=False),
+    Field("to_address", "str", required=False),
+    Field("value", "dec", required=False),
+    Field("trace_type", "str"),
+    Field("call_type", "str", required=False),
+    Field("trace_address", "intlist", required=False),
+    Field("error", "str", required=False),
+    Field("status", "int", required=False),
+    Field("block_number", "int"),
+)
 ETH_TOKEN_FIELDS = (
     Field("address", "str"),
     Field("symbol", "str", required=False),
@@ -118,6 +132,10 @@ class ChainIngestReport:
     transfers: int = 0
     addresses: int = 0
     unresolved_inputs: int = 0
+    #: ethereum traces: value transfers between contracts stored as ``internal`` transfers, and the block /
+    #: uncle reward and genesis traces that were read but not stored (minted coins have no sender).
+    internal_transfers: int = 0
+    reward_traces: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
 

@@ -1,10 +1,11 @@
 """ethereum-etl batch → chain store tables (``blocks``, ``transactions``, ``transfers``).
 
 ``transfers`` is the table the analytics engine lives on: one row per movement of value, native ETH (a
-successful
-transaction with a non-zero ``value``, ``log_index`` -1) or an ERC-20 ``Transfer`` log (``token_transfers``),
-with
-dense from/to ids, the asset id from the token registry, the exact value and the value in coins.
+successful transaction with a non-zero ``value``, ``log_index`` -1), ETH moved by a contract inside a
+transaction (an ``internal`` transfer from a ``traces`` export, ``log_index`` -1, its ``trace_address`` kept;
+see :mod:`.etl_traces`) or an ERC-20 ``Transfer`` log (``token_transfers``), with dense from/to ids, the asset
+id from the token registry, the exact value and the value in coins. Within a transaction the rows are in the
+order native, internal (in trace order), token (in log order).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pyarrow.compute as pc
 
 from chainsleuth.ingest.etl_common import ChainIngestReport, blocks_table, check_fixed_hex, check_membership
 from chainsleuth.ingest.etl_read import ROW, BlockOrderedStream, fail_at_row
+from chainsleuth.ingest.etl_traces import empty_traces, select_internal
 from chainsleuth.store.chainstore.addresses import AddressColumn
 from chainsleuth.store.chainstore.hexarrays import decode_hex_prefixed, printable_text
 from chainsleuth.store.chainstore.schema import (
@@ -108,11 +110,17 @@ def ethereum_batch(
     streams: tuple[BlockOrderedStream, BlockOrderedStream, BlockOrderedStream],
     catalog: TokenCatalog,
     report: ChainIngestReport,
+    *,
+    traces: pa.Table | None = None,
+    traces_stream: BlockOrderedStream | None = None,
 ) -> dict[str, pa.Table]:
-    """Tables for one batch of whole blocks."""
+    """Tables for one batch of whole blocks (``traces``: the batch's records of an optional traces export)."""
     blocks_stream, txs_stream, transfers_stream = streams
+    traces_stream = traces_stream if traces_stream is not None else txs_stream
+    traces = traces if traces is not None else empty_traces()
     check_membership(blocks, txs, txs_stream, blocks_stream, counted=True)
     check_membership(blocks, transfers, transfers_stream, blocks_stream, counted=False)
+    check_membership(blocks, traces, traces_stream, blocks_stream, counted=False)
     hashes = pc.utf8_lower(txs.column("hash").combine_chunks())
     bad = ~np.asarray(pc.fill_null(pc.match_substring_regex(hashes, _HASH), False).to_numpy(zero_copy_only=False))
     check_fixed_hex(hashes, bad, txs, txs_stream, "transaction hash")
@@ -138,15 +146,27 @@ def ethereum_batch(
 
     tx_blocks = txs.column("block_number").to_numpy()
     tt_blocks = transfers.column("block_number").to_numpy()
+    status = txs.column("receipt_status").combine_chunks()
+    succeeded = pc.fill_null(pc.not_equal(status, 0), True)
+    succeeded_np = np.asarray(succeeded.to_numpy(zero_copy_only=False), dtype=bool)
+    internal = select_internal(traces, traces_stream, hashes, tx_blocks, succeeded_np, report)
+    in_from = _lower_checked(internal.rows, "from_address", traces_stream)
+    in_to = _lower_checked(internal.rows, "to_address", traces_stream)
+    in_blocks = tx_blocks[internal.parents]
+    created = pc.equal(pc.utf8_lower(internal.rows.column("trace_type").combine_chunks()), "create")
+    in_to_type = pc.if_else(created, "contract", "account")
     token_set = pc.unique(token)
     to_type = pc.if_else(pc.fill_null(pc.is_in(tx_to, value_set=token_set), False), "contract", "account")
-    from_ids, to_ids, token_ids, tt_from_ids, tt_to_ids = writer.encode_addresses(
+    # Trace columns last: a store ingested without traces keeps the same address ids.
+    from_ids, to_ids, token_ids, tt_from_ids, tt_to_ids, in_from_ids, in_to_ids = writer.encode_addresses(
         [
             AddressColumn(tx_from, tx_blocks, "account"),
             AddressColumn(tx_to, tx_blocks, to_type),
             AddressColumn(token, tt_blocks, "contract"),
             AddressColumn(tt_from, tt_blocks, "account"),
             AddressColumn(tt_to, tt_blocks, "account"),
+            AddressColumn(in_from, in_blocks, "contract"),  # only code sends value inside a transaction
+            AddressColumn(in_to, in_blocks, in_to_type),
         ]
     )
 
@@ -172,50 +192,62 @@ def ethereum_batch(
         asset_of_unique[position] = info.asset_id
         decimals_of_unique[position] = info.decimals
 
-    # Native transfers: successful transactions that move value.
+    # Native transfers: successful transactions that move value; internal ones come from the traces.
     value = txs.column("value").combine_chunks()
-    status = txs.column("receipt_status").combine_chunks()
-    succeeded = pc.fill_null(pc.not_equal(status, 0), True)
     native = np.asarray(pc.and_(pc.greater(value, 0), succeeded).to_numpy(zero_copy_only=False))
     native_rows = np.flatnonzero(native)
     native_value = value.take(pa.array(native_rows))
+    internal_value = internal.rows.column("value").combine_chunks().cast(EXACT_VALUE)
     token_value = transfers.column("value").combine_chunks()
     token_decimals = decimals_of_unique[token_positions] if len(token_positions) else np.empty(0, np.int64)
-    count_native, count_token = len(native_rows), transfers.num_rows
+    count_native, count_internal, count_token = len(native_rows), len(internal), transfers.num_rows
+    sizes = (count_native, count_internal, count_token)
     kinds = pa.DictionaryArray.from_arrays(
-        pa.array(np.concatenate([np.zeros(count_native, np.int8), np.ones(count_token, np.int8)])),
-        pa.array(["native", "token"]),
+        pa.array(np.repeat(np.arange(3, dtype=np.int8), sizes)), pa.array(["native", "internal", "token"])
     )
     timestamps = txs.column("block_timestamp").to_numpy()
+    rows = (native_rows, internal.parents, parent_rows)
+    no_log = np.full(count_native + count_internal, -1, np.int32)
     edges = pa.Table.from_arrays(
         [
-            pa.array(np.concatenate([tx_ids[native_rows], tx_ids[parent_rows]])),
-            pa.array(np.concatenate([tx_blocks[native_rows], tt_blocks])),
-            pa.array(np.concatenate([timestamps[native_rows], timestamps[parent_rows]])),
-            pa.array(np.concatenate([from_ids[native_rows], tt_from_ids])),
-            pa.array(np.concatenate([to_ids[native_rows], tt_to_ids])),
+            pa.array(np.concatenate([tx_ids[r] for r in rows])),
+            pa.array(np.concatenate([tx_blocks[native_rows], in_blocks, tt_blocks])),
+            pa.array(np.concatenate([timestamps[r] for r in rows])),
+            pa.array(np.concatenate([from_ids[native_rows], in_from_ids, tt_from_ids])),
+            pa.array(np.concatenate([to_ids[native_rows], in_to_ids, tt_to_ids])),
             pa.array(
                 np.concatenate(
                     [
-                        np.full(count_native, NATIVE_ASSET_ID, np.int32),
+                        np.full(count_native + count_internal, NATIVE_ASSET_ID, np.int32),
                         asset_of_unique[token_positions].astype(np.int32),
                     ]
                 )
             ),
             kinds.cast(_KIND),
-            pa.concat_arrays([native_value, token_value]),
-            pa.array(np.concatenate([_coins(native_value, ETH_DECIMALS), _coins(token_value, token_decimals)])),
+            pa.concat_arrays([native_value, internal_value, token_value]),
             pa.array(
                 np.concatenate(
                     [
-                        np.full(count_native, -1, np.int32),
-                        transfers.column("log_index").to_numpy().astype(np.int32),
+                        _coins(native_value, ETH_DECIMALS),
+                        _coins(internal_value, ETH_DECIMALS),
+                        _coins(token_value, token_decimals),
                     ]
                 )
             ),
+            pa.array(np.concatenate([no_log, transfers.column("log_index").to_numpy().astype(np.int32)])),
+            pa.concat_arrays(
+                [pa.nulls(count_native, pa.string()), internal.trace_address, pa.nulls(count_token, pa.string())]
+            ),
         ],
         schema=ACCOUNT_TRANSFERS,
-    ).sort_by([("tx_id", "ascending"), ("log_index", "ascending")])
+    )
+    # Within a transaction: native, then internal in trace order, then tokens in log order.
+    order = pa.array(np.arange(edges.num_rows, dtype=np.int64))
+    edges = (
+        edges.append_column("_order", order)
+        .sort_by([("tx_id", "ascending"), ("log_index", "ascending"), ("_order", "ascending")])
+        .drop_columns(["_order"])
+    )
 
     raw_input = txs.column("input").combine_chunks()
     input_data, bad_input = decode_hex_prefixed(raw_input, skip_bytes=4)

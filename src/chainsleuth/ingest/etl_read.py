@@ -24,7 +24,7 @@ import pyarrow.json as pj
 
 from chainsleuth.errors import MalformedFileError
 
-Kind = Literal["int", "dec", "str", "bool", "strlist", "records"]
+Kind = Literal["int", "dec", "str", "bool", "strlist", "intlist", "records"]
 FileFormat = Literal["jsonl", "csv"]
 
 ROW = "_row"
@@ -35,6 +35,8 @@ BLOCK_SIZE = 2 << 20
 LARGE_BLOCK_SIZE = 16 << 20
 _INT64 = (-(2**63), 2**63 - 1)
 _DIGITS = re.compile(r"-?\d+")
+#: ethereum-etl's CSV form of a list of ints (``trace_address``): comma-joined, empty for the empty list.
+_INT_LIST = re.compile(r"(\d+(,\d+)*)?")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Field:
             "str": pa.string(),
             "bool": pa.bool_(),
             "strlist": pa.list_(pa.string()),
+            "intlist": pa.list_(pa.int64()),
         }[self.kind]
 
 
@@ -96,6 +99,8 @@ def _check_value(f: Field, value: Any, from_csv: bool) -> str | None:
         if from_csv and isinstance(value, str) and value in ("true", "false", "True", "False", "1", "0"):
             return None
         return None if isinstance(value, bool) else f"field {f.name!r} must be true or false, got {value!r}"
+    if kind == "intlist":
+        return _check_int_list(f, value, from_csv)
     if from_csv and isinstance(value, str):
         try:
             value = json.loads(value)
@@ -114,6 +119,17 @@ def _check_value(f: Field, value: Any, from_csv: bool) -> str | None:
             problem = _check_value(child, item.get(child.name), False)
             if problem:
                 return f"{f.name}[{position}]: {problem}"
+    return None
+
+
+def _check_int_list(f: Field, value: Any, from_csv: bool) -> str | None:
+    if from_csv and isinstance(value, str):
+        return None if _INT_LIST.fullmatch(value) else f"field {f.name!r} must be comma-separated integers"
+    if not isinstance(value, list):
+        return f"field {f.name!r} must be a list of integers"
+    for position, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= _INT64[1]:
+            return f"field {f.name!r}[{position}] must be a non-negative integer"
     return None
 
 
@@ -235,7 +251,10 @@ class RecordStream:
                     read_options=pj.ReadOptions(block_size=self._block_size),
                     parse_options=pj.ParseOptions(explicit_schema=self.schema, unexpected_field_behavior="ignore"),
                 )
-            types = {f.name: (pa.string() if f.kind in ("records", "strlist") else f.arrow_type) for f in self.fields}
+            types = {
+                f.name: (pa.string() if f.kind in ("records", "strlist", "intlist") else f.arrow_type)
+                for f in self.fields
+            }
             return pcsv.open_csv(
                 self.path,
                 read_options=pcsv.ReadOptions(block_size=self._block_size),
@@ -292,10 +311,16 @@ class RecordStream:
 
     def _parse_nested(self, table: pa.Table) -> pa.Table:
         for f in self.fields:
-            if f.kind not in ("records", "strlist"):
+            if f.kind not in ("records", "strlist", "intlist"):
                 continue
+            column = table.column(f.name).combine_chunks()
+            if f.kind == "intlist":  # "0,1" (ethereum-etl's CSV join; empty or null: []) -> the JSON list [0,1]
+                text = pc.fill_null(column, "")
+                if not pc.all(pc.match_substring_regex(text, r"^(\d+(,\d+)*)?$")).as_py():
+                    raise fail_parse(self.path, self.fmt, self.fields, ValueError(f"malformed {f.name}"))
+                column = pc.binary_join_element_wise("[", text, "]", "")
             try:
-                parsed = _csv_nested(table.column(f.name).combine_chunks(), f)
+                parsed = _csv_nested(column, f)
             except (pa.ArrowInvalid, ValueError) as error:
                 raise fail_parse(self.path, self.fmt, self.fields, error) from error
             table = table.set_column(table.schema.get_field_index(f.name), f.name, parsed)

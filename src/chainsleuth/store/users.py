@@ -27,6 +27,7 @@ DEMO_USERS: tuple[tuple[str, str, str, Role, str | None], ...] = (
     ("senior", "Sam Senior-Analyst", "demo-senior-pass", Role.SENIOR_ANALYST, None),
     ("compliance", "Chris Compliance", "demo-compliance-pass", Role.COMPLIANCE_OFFICER, None),
     ("leresponse", "Lee Response", "demo-leresponse-pass", Role.LE_RESPONSE_OFFICER, None),
+    ("leresponse2", "Rene Reviewer", "demo-leresponse2-pass", Role.LE_RESPONSE_OFFICER, None),
     ("auditor", "Audrey Auditor", "demo-auditor-pass", Role.AUDITOR, None),
     ("admin", "Alex Admin", "demo-admin-pass", Role.ADMIN, None),
     ("officer", "Olivia Officer", "demo-officer-pass", Role.LE_OFFICER, "DEMO-POLICE"),

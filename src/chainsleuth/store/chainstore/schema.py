@@ -152,6 +152,9 @@ ACCOUNT_TRANSFERS = pa.schema(
         pa.field("value", EXACT_VALUE, nullable=False),
         pa.field("value_coin", pa.float64(), nullable=False),
         pa.field("log_index", pa.int32(), nullable=False),
+        # ``internal`` transfers only (from a traces export): the call-tree path, e.g. "0,1"; null otherwise
+        # and in stores written before the column existed.
+        pa.field("trace_address", pa.string()),
     ]
 )
 

@@ -48,8 +48,14 @@ def connect(store: ChainStore) -> Any:
             name = f"{spec.prefix}_{table}"
             files = [str(store.root / part.file) for part in chain.table_parts(table)]
             if files:
+                # Parts written before a column was added lack it: union by name over an empty table of the
+                # current schema, so such a column reads as null and the view always has every column.
                 listing = ", ".join(_quote(file) for file in files)
-                connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listing}])")
+                connection.register(f"_schema_{name}", table_schema(spec, table).empty_table())
+                connection.execute(
+                    f"CREATE VIEW {name} AS SELECT * FROM _schema_{name} UNION ALL BY NAME"
+                    f" SELECT * FROM read_parquet([{listing}], union_by_name=true)"
+                )
             else:
                 connection.register(name, table_schema(spec, table).empty_table())
         if spec.kind == "account":
