@@ -112,7 +112,7 @@ def generate(n: int, seed: int = 1) -> pa.Table:
         "quote_amount": _where(kinds == 2, pa.array(usd)),
         "price": _where(kinds == 2, pa.array(np.full(n, 1000.0))),
         "bank_reference": null_str,
-        "ip": _where(login, _ids("10.", device % 65_000, 5)),
+        "ip": _where(login, _ids("10.", device, 8)),
         "device_id": _where(login, _ids("D", device, 8)),
         "user_agent": null_str,
         # Logins come from the customer's country of residence, 2% from anywhere.

@@ -160,6 +160,13 @@ def test_workflow_legal_moves_and_close_with_decision(client: TestClient) -> Non
     login(client, "senior")
     page = client.get(f"/cases/{case_id}").text
     token = csrf_from(page)
+    assigned = client.post(f"/cases/{case_id}/assign", data={"assignee": "analyst", "due_at": "2024-01-02T09:00",
+                                                             "priority": "critical", "version": _version(page),
+                                                             "csrf_token": token}, follow_redirects=False)  # fmt: skip
+    assert assigned.status_code == 303
+    page = client.get(f"/cases/{case_id}").text
+    assert '<dd id="assignee">analyst</dd>' in page
+    assert 'id="overdue"' in page
     missing = client.post(f"/cases/{case_id}/status", data={"status": "closed", "version": _version(page),
                                                             "csrf_token": token})  # fmt: skip
     assert missing.status_code in (400, 403, 422)
@@ -342,7 +349,9 @@ def test_wrong_roles_are_refused(client: TestClient, world: tuple[Settings, Engi
     assert 'id="open-case-form"' not in page
     assert "triage is for analysts" in page
     login(client, "analyst")
-    assert 'href="/alerts"' in client.get("/dashboard").text
+    dashboard = client.get("/dashboard").text
+    assert 'href="/alerts"' in dashboard
+    assert 'href="/alerts?queue=sanctions"' in dashboard
     assert "section-cases" in client.get("/dashboard").text
 
 

@@ -309,10 +309,12 @@ def _cospends(inv: Investigation, chain: str, members: Any) -> dict[str, Any]:
         {"tx_id": int(kept[i]), "tx_hash": hashes.get(int(kept[i]), ""), "member_inputs": int(kept_counts[i])}
         for i in order
     ]
-    return {"transactions": int(len(kept)), "examples": examples, "coinjoins_excluded": int(flagged.sum())}
+    return {"transactions": len(kept), "examples": examples, "coinjoins_excluded": int(flagged.sum())}
 
 
-def cluster_view(inv: Investigation, chain: str, cluster_id: int, *, offset: int = 0, limit: int = 50) -> dict[str, Any]:
+def cluster_view(
+    inv: Investigation, chain: str, cluster_id: int, *, offset: int = 0, limit: int = 50
+) -> dict[str, Any]:
     """A cluster: size, one page of members, attribution with conflicts, and the links that built it."""
     members = cluster_members(inv, chain, cluster_id)
     clusters = ClusterStore(inv.store.root, chain)
@@ -328,14 +330,12 @@ def cluster_view(inv: Investigation, chain: str, cluster_id: int, *, offset: int
         inside = np.isin(links.column("address_id").to_numpy(), members)
         kinds = [k for k, keep in zip(links.column("heuristic").to_pylist(), inside.tolist(), strict=True) if keep]
         heuristics["links_by_heuristic"] = {k: kinds.count(k) for k in sorted(set(kinds))}
-    merges = [
-        m for m in clusters.merges(state).to_pylist() if cluster_id in (m["into_cluster"], m["absorbed_cluster"])
-    ]
+    merges = [m for m in clusters.merges(state).to_pylist() if cluster_id in (m["into_cluster"], m["absorbed_cluster"])]
     return {
         "chain": chain,
         "cluster_id": cluster_id,
         "root_address": inv.store.address(chain, cluster_id),
-        "size": int(len(members)),
+        "size": len(members),
         "clustered_up_to_block": state.height,
         "offset": offset,
         "limit": limit,

@@ -157,7 +157,7 @@ def ethereum_batch(
     in_to_type = pc.if_else(created, "contract", "account")
     token_set = pc.unique(token)
     to_type = pc.if_else(pc.fill_null(pc.is_in(tx_to, value_set=token_set), False), "contract", "account")
-    # Trace columns last: a store ingested without traces keeps the same address ids.
+    # Trace columns last: within a block, addresses first seen in a trace get the ids after the others.
     from_ids, to_ids, token_ids, tt_from_ids, tt_to_ids, in_from_ids, in_to_ids = writer.encode_addresses(
         [
             AddressColumn(tx_from, tx_blocks, "account"),

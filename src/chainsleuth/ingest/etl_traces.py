@@ -46,7 +46,7 @@ class InternalTraces:
     trace_address: pa.Array
 
     def __len__(self) -> int:
-        return self.rows.num_rows
+        return int(self.rows.num_rows)
 
 
 def empty_traces() -> pa.Table:
@@ -166,8 +166,6 @@ def select_internal(
         if selected.column(column).null_count:
             position = int(np.flatnonzero(selected.column(column).is_null().to_numpy(zero_copy_only=False))[0])
             row = int(selected.column(ROW)[position].as_py())
-            raise fail_at_row(
-                stream.stream.path, stream.stream.fmt, row, f"value-carrying trace without {column}"
-            )
+            raise fail_at_row(stream.stream.path, stream.stream.fmt, row, f"value-carrying trace without {column}")
     report.internal_transfers += len(candidates)
     return InternalTraces(selected, parents[candidates], text_array.take(pa.array(candidates, pa.int64())))

@@ -13,14 +13,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from chainsleuth.cases import service
 from chainsleuth.monitor.alerts import store as alert_store
 from chainsleuth.monitor.alerts.book import QUEUES
+from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.models import LedgerEvent
 from chainsleuth.store.models.cases import Case, CaseAlert
 from chainsleuth.web.case_forms import Paging, stale_guard
 from chainsleuth.web.core import DbSession, NavItem, Viewer, csrf_protected, page, redirect, register_nav, render
+from chainsleuth.web.dashboard import DashboardSection, register_section
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
@@ -115,4 +118,17 @@ def attach(
     return redirect(f"/cases/{case.id}")
 
 
+def open_alerts_by_queue(db: Session, viewer: Viewer, store: ChainStore) -> dict[str, Any] | None:
+    """Dashboard: open alerts per queue, each linked to the queue's filtered list (replaces the plain count)."""
+    counts = alert_store.queue_counts(db)
+    if not counts:
+        return None
+    rows = [(queue, counts.get(queue, 0)) for queue in (*QUEUES, *sorted(set(counts) - set(QUEUES)))]
+    return {"counts": rows, "total": sum(counts.values())}
+
+
+register_section(
+    DashboardSection("alerts", "Open alerts by queue", "alert.read", "dashboard/alert_queues.html",
+                     open_alerts_by_queue, order=5, requires_module="chainsleuth.monitor.alerts.store")
+)  # fmt: skip
 register_nav(NavItem("Watch", "Alerts", "/alerts", "alert.read", order=10))

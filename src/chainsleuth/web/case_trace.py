@@ -1,17 +1,16 @@
 """Tracing for the case workspace: run a trace under a policy and draw its result as Cytoscape elements.
 
-The flow graph is built once per chain store and kept (building it is the expensive part; a trace on it takes
-milliseconds). Traces stop at our own customers' deposit addresses, so an investigator sees *the account* the
-funds reached (the seed story: a stolen phone traced to the thief's account), and at attributed services
-(exchanges, mixers, markets) from the attribution store. The result keeps the tracer's evidence (paths with
-transaction, addresses, amount and taint per hop) so that "save trace as evidence" stores exactly what was drawn.
+The flow graph comes from the process-wide cache (``chain.tracing.cache``, shared with the HTTP API): building
+it is the expensive part, a trace on it takes milliseconds. Traces stop at our own customers' deposit
+addresses, so an investigator sees *the account* the funds reached (the seed story: a stolen phone traced to
+the thief's account), and at attributed services (exchanges, mixers, markets) from the attribution store. The
+result keeps the tracer's evidence (paths with transaction, addresses, amount and taint per hop) so that "save
+trace as evidence" stores exactly what was drawn.
 """
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -26,11 +25,11 @@ from chainsleuth.chain.tracing import (
     StoreResolver,
     TraceResult,
     is_service,
-    load_flow_graph,
     resolve_source,
     stops_from_addresses,
     trace,
 )
+from chainsleuth.chain.tracing.cache import cached_graph
 from chainsleuth.errors import InvalidInputError
 from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.models.exchange import DepositAddress
@@ -42,19 +41,10 @@ MAX_HOPS = 20
 #: Terminals drawn on the graph (the result keeps every share; the canvas stays legible).
 DRAWN_TERMINALS = 15
 
-_lock = threading.Lock()
-_graphs: dict[Path, FlowGraph] = {}
-
 
 def flow_graph(store: ChainStore) -> FlowGraph:
-    """The store's flow graph, built on first use and kept for the process (one per chain directory)."""
-    key = Path(store.root).resolve()
-    with _lock:
-        graph = _graphs.get(key)
-        if graph is None:
-            graph = load_flow_graph(store)
-            _graphs[key] = graph
-        return graph
+    """The store's flow graph from the process-wide cache shared with the HTTP API (rebuilt when it changes)."""
+    return cached_graph(store).graph
 
 
 def stop_set(db: Session, graph: FlowGraph, store: ChainStore) -> StopSet:

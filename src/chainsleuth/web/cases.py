@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from chainsleuth.cases import actions as case_actions
 from chainsleuth.cases import evidence, service
+from chainsleuth.cases.common import check_version
 from chainsleuth.cases.goaml import filing
 from chainsleuth.config import Settings
 from chainsleuth.errors import PayloadTooLargeError
@@ -162,8 +163,7 @@ def assign(
     """Assignment and deadline together (one form, two audited changes when both moved)."""
     with stale_guard():
         case = service.get_case(db, viewer.principal, case_id)
-        if case.version != version:
-            service.assign(db, viewer.principal, case_id, version, assignee=None)  # raises the stale error
+        check_version("case", case.id, case.version, version)
         if text_or_none(assignee) != case.assignee:
             case = service.assign(db, viewer.principal, case_id, version, assignee=text_or_none(assignee))
         deadline = optional_time(due_at, "due_at")

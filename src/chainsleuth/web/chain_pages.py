@@ -20,6 +20,7 @@ from chainsleuth.store.chainstore import CHAINS, ChainStore
 from chainsleuth.store.chainstore.schema import chain_spec
 from chainsleuth.store.exchange_read import deposit_address_owner
 from chainsleuth.store.models.exchange import Account, Customer
+from chainsleuth.web import exposure_pages  # the exposure panel and the cluster page (issue 7)
 from chainsleuth.web.core import (
     DbSession,
     NavItem,
@@ -81,6 +82,8 @@ def address_page(request: Request, chain: str, address: str, viewer: ChainReader
         "can_tag": viewer.can("tags.write"),
         "graph_url": address_url(chain, canonical) + "/neighbours.json",
     }
+    # -- exposure panel and cluster link (exposure_pages, issue 7) ------------------------------------------
+    context.update(exposure_pages.address_panels(request, db, chain, canonical))
     return render(request, "address.html", viewer, context)
 
 
@@ -167,3 +170,6 @@ def search(request: Request, viewer: Annotated[Viewer, Depends(page())], db: DbS
 
 
 register_nav(NavItem("Investigate", "Search", "/search", "chain.read", order=30))
+
+# The cluster page lives in exposure_pages; mounted with these pages so the console has it wherever they are.
+router.include_router(exposure_pages.router)

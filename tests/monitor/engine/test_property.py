@@ -111,7 +111,7 @@ def _ruleset(tmp_path: Path) -> RuleSet:
     return RuleSet(tuple(rules), lists)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=sequences())
 def test_batch_equals_streaming(tmp_path: Path, events: list[dict[str, Any]]) -> None:
     rules = _ruleset(tmp_path)

@@ -228,7 +228,7 @@ class TagIn(BaseModel):
 
     label: str = Field(min_length=1, max_length=200)
     source: str = Field(min_length=1, description="Where the knowledge comes from (URL, case, report).")
-    confidence: str = Field(min_length=1, description="A confidence concept of the taxonomy, e.g. web_archive.")
+    confidence: str = Field(min_length=1, description="A confidence concept of the taxonomy, e.g. forensic.")
     category: str | None = None
     abuse: str | None = None
     actor: str | None = None

@@ -35,9 +35,7 @@ MEMO_SIZE = 16
 def store_fingerprint(store: ChainStore) -> StoreKey:
     """What identifies the committed content of ``store``: changes on every ingest, rollback or compaction."""
     state = store.state()
-    chains = tuple(
-        sorted((name, c.height, c.next_tx_id, c.address_count) for name, c in state.chains.items())
-    )
+    chains = tuple(sorted((name, c.height, c.next_tx_id, c.address_count) for name, c in state.chains.items()))
     return (state.commit_seq, chains)
 
 

@@ -138,7 +138,10 @@ def _account_segments(
         pick = edges.asset_ids == asset_id
         src, dst = edges.src_ids[pick], edges.dst_ids[pick]
         value, ts = edges.values[pick], edges.timestamps[pick]
-        rank = np.arange(len(src), dtype=np.int64)  # the store keeps transfers in (tx, log) order
+        # The store keeps transfers in (tx, log) order: per transaction the native transfer, then the
+        # ``internal`` ones (ETH a contract forwards, from traces) in call order, then token logs. Internal
+        # transfers are ordinary value edges here, so a contract's inflow ranks before what it forwards.
+        rank = np.arange(len(src), dtype=np.int64)
         code = asset_codes.setdefault(symbol, len(asset_codes))
         safe_src = np.where(src >= 0, src, -1)
         pos_in, in_total = account_in_positions(safe_src, dst, value, ts, rank, n_addr)

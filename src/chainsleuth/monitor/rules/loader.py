@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from chainsleuth.errors import InvalidInputError
+from chainsleuth.errors import MalformedFileError
 from chainsleuth.monitor.rules.compiler import (
     BOOL,
     NULL,
@@ -43,7 +43,7 @@ _DURATION = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-class RuleFileError(InvalidInputError):
+class RuleFileError(MalformedFileError):
     """A rule file that cannot be loaded; names the file, the rule, the line and the column."""
 
     code = "rule_file_error"
@@ -51,7 +51,7 @@ class RuleFileError(InvalidInputError):
     def __init__(self, message: str, *, path: str, rule: str | None, line: int | None, column: int | None):
         where = path + (f":{line}" if line else "") + (f":{column}" if column else "")
         text = f"{where}: " + (f"rule {rule!r}: " if rule else "") + message
-        super().__init__(text, path=path, rule=rule, line=line, column=column)
+        super().__init__(text, path=path, line=line, rule=rule, column=column)
         self.reason = message
         self.path, self.rule, self.line, self.column = path, rule, line, column
 

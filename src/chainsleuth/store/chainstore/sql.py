@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from chainsleuth.errors import InvalidInputError
-from chainsleuth.store.chainstore.schema import CHAINS, table_schema
+from chainsleuth.store.chainstore.schema import CHAINS, ChainSpec, table_schema
 
 if TYPE_CHECKING:
     from chainsleuth.store.chainstore.store import ChainStore
@@ -38,9 +38,21 @@ def view_names() -> list[str]:
     return names
 
 
+def _typed_nulls(connection: Any, spec: ChainSpec, table: str) -> str:
+    """``CAST(NULL AS <type>) AS "<column>", ...`` for every column of the table's current schema."""
+    empty = connection.from_arrow(table_schema(spec, table).empty_table())
+    return ", ".join(
+        f'CAST(NULL AS {kind}) AS "{column}"' for column, kind in zip(empty.columns, empty.types, strict=True)
+    )
+
+
 def connect(store: ChainStore) -> Any:
     """A fresh in-memory DuckDB connection with the views over the committed parts of ``store``."""
     connection = duckdb.connect(":memory:")
+    # DuckDB 1.5 pushes join filters into scans as bloom filters, which its PyArrow scan (the registered empty
+    # schema tables below) rejects with "Pushdown Filter Type BLOOM_FILTER is not currently supported": every
+    # join over a view (the bridge links of the flow graph) then fails. (fix by the chain-API work, issue 3)
+    connection.execute("SET disabled_optimizers = 'join_filter_pushdown'")
     state = store.state()
     for spec in CHAINS.values():
         chain = state.chain(spec.name)
@@ -48,13 +60,13 @@ def connect(store: ChainStore) -> Any:
             name = f"{spec.prefix}_{table}"
             files = [str(store.root / part.file) for part in chain.table_parts(table)]
             if files:
-                # Parts written before a column was added lack it: union by name over an empty table of the
-                # current schema, so such a column reads as null and the view always has every column.
+                # Parts written before a column was added lack it: union by name under an empty row set of the
+                # current schema (typed NULLs in plain SQL, no Arrow scan), so such a column reads as null and
+                # the view always has every column.
                 listing = ", ".join(_quote(file) for file in files)
-                connection.register(f"_schema_{name}", table_schema(spec, table).empty_table())
                 connection.execute(
-                    f"CREATE VIEW {name} AS SELECT * FROM _schema_{name} UNION ALL BY NAME"
-                    f" SELECT * FROM read_parquet([{listing}], union_by_name=true)"
+                    f"CREATE VIEW {name} AS SELECT {_typed_nulls(connection, spec, table)} WHERE false"
+                    f" UNION ALL BY NAME SELECT * FROM read_parquet([{listing}], union_by_name=true)"
                 )
             else:
                 connection.register(name, table_schema(spec, table).empty_table())

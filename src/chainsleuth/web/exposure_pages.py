@@ -1,0 +1,127 @@
+"""Exposure by category with its evidence (the address page's panel) and the cluster page.
+
+Investigators must be able to check a risk rating, not just read it: the panel shows the tier with the rules that
+fired, every category's incoming and outgoing share (direct counterparty or up to k hops away) and, one click
+away, the tagged counterparties with the tag's source and confidence and the transaction path to them. The
+cluster page shows what the clustering claims (members, attribution, conflicting tags kept side by side) and
+why (co-spending transactions, heuristic links, merges). Both use the same queries as the HTTP API
+(:mod:`chainsleuth.api.investigate`), on the process-wide cached flow graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from chainsleuth.api import investigate
+from chainsleuth.api.routers.analytics import price_file
+from chainsleuth.chain.attribution.store import tags_for
+from chainsleuth.chain.exposure import EntityExposure
+from chainsleuth.errors import ChainsleuthError, NotFoundError
+from chainsleuth.store.chainstore import ChainStore
+from chainsleuth.store.chainstore.schema import chain_spec
+from chainsleuth.web.core import DbSession, Viewer, page, render
+
+router = APIRouter(include_in_schema=False)
+ChainReader = Annotated[Viewer, Depends(page("chain.read"))]
+#: Members listed per page of the cluster page.
+MEMBERS_PAGE = 50
+#: Tier → badge colour (the text is always shown too).
+TIER_BADGES = {"severe": "danger", "high": "danger", "medium": "warn", "low": "ok"}
+
+
+@dataclass(frozen=True)
+class Paging:
+    """What the ``pager`` macro of ``macros.html`` needs."""
+
+    total: int
+    limit: int
+    offset: int
+    items: list[dict[str, Any]]
+
+
+def _store(request: Request) -> ChainStore:
+    store: ChainStore = request.app.state.chain_store
+    return store
+
+
+def cluster_url(chain: str, cluster_id: int) -> str:
+    return f"/chain/{chain}/clusters/{cluster_id}"
+
+
+def exposure_context(result: EntityExposure) -> dict[str, Any]:
+    """The panel's view of an exposure: categories by total share, largest first, with the tier's badge."""
+    categories = sorted(result.categories, key=lambda c: -(c.direct_share + c.indirect_share))
+    return {
+        "result": result,
+        "categories": categories,
+        "tier_badge": TIER_BADGES.get(result.tier or "", "neutral"),
+        "unit": result.unit,
+    }
+
+
+def address_panels(request: Request, db: Session, chain: str, address: str) -> dict[str, Any]:
+    """The address page's exposure panel and cluster link; an explanation instead when they cannot be had.
+
+    Called by :func:`chainsleuth.web.chain_pages.address_page`. A failure here (no flows, chain not in the
+    graph) must never take the rest of the address page down, so it becomes a message in the panel.
+    """
+    store = _store(request)
+    context: dict[str, Any] = {"exposure": None, "exposure_error": None, "cluster": None}
+    try:
+        inv = investigate.investigation(db, store, price_file(request))
+        local = investigate.address_id(store, chain, address)
+        context["exposure"] = exposure_context(investigate.exposure(inv, chain, [local], address))
+        array = inv.clusters.get(chain)
+        if array is not None and local < len(array):
+            cluster_id = int(array[local])
+            size = int((array == cluster_id).sum())
+            context["cluster"] = {"id": cluster_id, "size": size, "url": cluster_url(chain, cluster_id)}
+    except ChainsleuthError as error:
+        context["exposure_error"] = error.message
+    return context
+
+
+@router.get("/chain/{chain}/clusters/{cluster_id}")
+def cluster_page(
+    request: Request,
+    chain: str,
+    cluster_id: int,
+    viewer: ChainReader,
+    db: DbSession,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    """One cluster: size, members (paged, tagged), attribution with conflicts, exposure, and its evidence."""
+    store = _store(request)
+    investigate.known_chain(store, chain)
+    inv = investigate.investigation(db, store, price_file(request))
+    view = investigate.cluster_view(inv, chain, cluster_id, offset=offset, limit=MEMBERS_PAGE)
+    if offset and not view["members"]:
+        raise NotFoundError("no members at this offset", offset=offset, size=view["size"])
+    member_tags = tags_for(db, chain, [m["address"] for m in view["members"]])
+    for member in view["members"]:
+        tags = member_tags.get(member["address"], [])
+        member["tags"] = [t.label + (f" · {(t.abuse or t.category or '').replace('_', ' ')}" if t.abuse or t.category
+                                     else "") for t in tags]  # fmt: skip
+    members = investigate.cluster_members(inv, chain, cluster_id)
+    exposure_error = None
+    exposure = None
+    try:
+        exposure = exposure_context(investigate.exposure(inv, chain, members, f"cluster {cluster_id}"))
+    except ChainsleuthError as error:
+        exposure_error = error.message
+    context = {
+        "title": f"Cluster {cluster_id} ({chain})",
+        "chain": chain,
+        "spec": chain_spec(chain),
+        "view": view,
+        "page": Paging(view["size"], MEMBERS_PAGE, offset, view["members"]),
+        "attribution": view["attribution"],
+        "exposure": exposure,
+        "exposure_error": exposure_error,
+    }
+    return render(request, "cluster.html", viewer, context)

@@ -1,0 +1,120 @@
+"""The exposure panel of the address page and the cluster page, over a loaded and clustered tiny world (SQLite and
+PostgreSQL): categories with their evidence, members, conflicting attribution, role refusals."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from chainsleuth.api.app import create_app
+from chainsleuth.chain.attribution.store import add_tag
+from chainsleuth.chain.clustering import ClusterStore, cluster_chain
+from chainsleuth.config import Settings
+from chainsleuth.privacy import passwords
+from chainsleuth.store.chainstore import ChainStore
+from chainsleuth.store.db import create_engine_for, session_scope
+from tests.web.helpers import load_tiny_world, login
+
+
+@pytest.fixture(scope="module")
+def world(
+    module_database_url: str, tiny_world: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, Engine]]:
+    previous = passwords.get_hasher()
+    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
+    settings = Settings(data_dir=tmp_path_factory.mktemp("exposure-pages"), database_url=module_database_url, demo=True)
+    engine = create_engine_for(module_database_url)
+    try:
+        load_tiny_world(tiny_world, settings, engine)
+        cluster_chain(ChainStore(settings.chain_dir), "bitcoin")
+        yield settings, engine
+    finally:
+        engine.dispose()
+        passwords.set_hasher(previous)
+
+
+@pytest.fixture(scope="module")
+def client(world: tuple[Settings, Engine], tiny_world: Path) -> Iterator[TestClient]:
+    settings, engine = world
+    with TestClient(create_app(settings, engine=engine, world_dir=tiny_world)) as test_client:
+        yield test_client
+
+
+def _sanctioned_deposits(world: Path) -> list[str]:
+    lines = (world / "ground_truth" / "incidents.jsonl").read_text().splitlines()
+    incident = next(i for i in map(json.loads, lines) if i["typology"] == "sanctions")
+    accounts = {a["account_id"] for a in incident["terminal_accounts"]}
+    rows = pq.read_table(world / "exchange" / "deposit_addresses.parquet").to_pylist()
+    return [r["address"] for r in rows if r["account_id"] in accounts and r["chain"] == "bitcoin"]
+
+
+def test_address_page_shows_exposure_with_evidence(client: TestClient, tiny_world: Path) -> None:
+    login(client, "analyst")
+    pages = [client.get(f"/chain/bitcoin/address/{a}") for a in _sanctioned_deposits(tiny_world)]
+    pages = [p for p in pages if p.status_code == 200]  # some deposit addresses never received anything
+    exposed = [p.text for p in pages if 'data-category="sanction"' in p.text]
+    assert exposed, "no sanctioned-entity deposit page shows sanction exposure"
+    html = exposed[0]
+    assert 'id="exposure-tier"' in html
+    assert re.search(r"risk tier: (severe|high)", html)
+    row = html[html.index('data-category="sanction"') :]
+    row = row[: row.index("</tr>")]
+    assert "<details" in row
+    assert "<meter" in row
+    assert "sim.chainsleuth.invalid/sanctions" in row, "the evidence names the tag's source"
+    assert "authority data" in row, "the evidence names the tag's confidence"
+    assert 'href="/chain/bitcoin/tx/' in row, "the evidence path links its transactions"
+    assert 'id="cluster-link"' in html
+    assert "/chain/bitcoin/clusters/" in html
+
+
+def test_cluster_page_renders_members_and_conflicts(
+    client: TestClient, world: tuple[Settings, Engine], tiny_world: Path
+) -> None:
+    settings, engine = world
+    clusters = ClusterStore(ChainStore(settings.chain_dir).root, "bitcoin")
+    cluster_of = clusters.cluster_of()
+    ids, sizes = np.unique(cluster_of, return_counts=True)
+    cluster_id = int(ids[np.flatnonzero(sizes >= 3)[0]])
+    store = ChainStore(settings.chain_dir)
+    first, second = (a for a in store.addresses("bitcoin", clusters.members(cluster_id)[:2]) if a)
+    with session_scope(engine) as session:
+        add_tag(session, creator="analyst", network="bitcoin", address=first, label="Alpha Exchange",
+                source="case 1", confidence="forensic", category="exchange")  # fmt: skip
+        add_tag(session, creator="analyst", network="bitcoin", address=second, label="Beta Ransom Crew",
+                source="case 2", confidence="forensic", abuse="ransomware")  # fmt: skip
+    login(client, "analyst")
+    page = client.get(f"/chain/bitcoin/clusters/{cluster_id}")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert f"Cluster {cluster_id}" in html
+    members = html[html.index('id="cluster-members"') :]
+    assert first in members
+    assert second in members
+    conflicts = html[html.index('id="cluster-conflicts"') :]
+    assert "Alpha Exchange" in conflicts
+    assert "Beta Ransom Crew" in conflicts
+    assert 'id="exposure"' in html
+    assert 'id="cluster-evidence"' in html
+    assert "Multi-input" in html
+    # the address page links to this cluster
+    address_page = client.get(f"/chain/bitcoin/address/{first}").text
+    assert f'href="/chain/bitcoin/clusters/{cluster_id}"' in address_page
+
+
+def test_cluster_page_refuses_and_reports(client: TestClient) -> None:
+    login(client, "officer")
+    assert client.get("/chain/bitcoin/clusters/0").status_code == 403
+    login(client, "analyst")
+    missing = client.get("/chain/bitcoin/clusters/999999999")
+    assert missing.status_code == 404
+    assert "no such cluster" in missing.text.lower()
+    assert client.get("/chain/bitcoin/clusters/abc").status_code == 422
