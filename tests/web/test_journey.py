@@ -132,7 +132,6 @@ def test_phone_theft_traced_frozen_and_approved(page: Any, server: dict[str, Any
         f"() => {{ const cy = window.chainsleuthGraph; cy.nodes().unselect(); "
         f"cy.getElementById({server['deposit']!r}).select(); }}"
     )
-    print("DBG before exposure", page.problems)
     page.click("#graph-exposure")
     page.wait_for_selector("#case-graph[data-exposure]")
     page.fill("#annotation", "thief's deposit address")
@@ -149,7 +148,6 @@ def test_phone_theft_traced_frozen_and_approved(page: Any, server: dict[str, Any
     page.fill("#note-body", "Haircut trace: 100 % of the stolen 10.78 BTC reached one deposit address of ours.")
     page.click("#note-form button[type=submit]")
     page.wait_for_selector("#notes-list >> text=Haircut trace")
-    print("DBG after note", page.problems)
 
     # the terminal's account linked to the case, a freeze proposed with reason, legal basis and expiry
     with page.expect_navigation():
@@ -175,6 +173,7 @@ def test_phone_theft_traced_frozen_and_approved(page: Any, server: dict[str, Any
     page.wait_for_selector("#approval-done")
     assert "active" in page.inner_text("#recent-table")
     assert not [p for p in page.problems if "Content Security Policy" in p or "Refused" in p], page.problems
+    assert not [p for p in page.problems if "status of 5" in p], page.problems
 
     from chainsleuth.cases.ledger_guard import post_withdrawal
 

@@ -31,6 +31,7 @@ def _register_groups() -> None:
         chain_cmd,
         cluster_cmd,
         config_cmd,
+        eval_cmd,
         ingest_cmd,
         le_cmd,
         monitor_cmd,
@@ -56,6 +57,7 @@ def _register_groups() -> None:
     app.add_typer(actions_cmd.app, name="actions")
     app.add_typer(le_cmd.app, name="le")
     app.add_typer(monitor_cmd.app, name="monitor")
+    app.add_typer(eval_cmd.app, name="eval")
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(config_cmd.keys_app, name="keys")
     from chainsleuth.cli import academy_cmd  # the academy (issue 8)
