@@ -82,6 +82,7 @@ def page(server: dict[str, Any]) -> Iterator[Any]:
         problems: list[str] = []
         tab.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
         tab.on("pageerror", lambda error: problems.append(str(error)))
+        tab.on("response", lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 500 else None)
         tab.problems = problems
         try:
             yield tab
@@ -173,7 +174,7 @@ def test_phone_theft_traced_frozen_and_approved(page: Any, server: dict[str, Any
     page.wait_for_selector("#approval-done")
     assert "active" in page.inner_text("#recent-table")
     assert not [p for p in page.problems if "Content Security Policy" in p or "Refused" in p], page.problems
-    assert not [p for p in page.problems if "status of 5" in p], page.problems
+    assert not [p for p in page.problems if p.startswith("HTTP 5")], page.problems
 
     from chainsleuth.cases.ledger_guard import post_withdrawal
 
