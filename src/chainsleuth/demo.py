@@ -27,6 +27,8 @@ from chainsleuth.errors import ConflictError
 from chainsleuth.ingest.etl import IngestReport, ingest_world_chains
 from chainsleuth.ingest.etl_common import IngestProgress
 from chainsleuth.ingest.ledger import LoadReport, load_exchange
+from chainsleuth.monitor.rules import load_rules
+from chainsleuth.monitor.service import MonitorRun, run_rules_over_store
 from chainsleuth.privacy.keyfile import create_key_file
 from chainsleuth.privacy.keyring import configure_privacy
 from chainsleuth.store.chainstore import ChainStore
@@ -55,6 +57,7 @@ class DemoReport:
     tags: int = 0
     tagpacks: int = 0
     clusters: dict[str, tuple[int, int]] = field(default_factory=dict)
+    monitoring: MonitorRun | None = None
     users: list[tuple[str, str, str]] = field(default_factory=list)
     officer_totp_secret: str = ""
 
@@ -80,6 +83,15 @@ class DemoReport:
             )
         for chain, (addresses, clusters) in sorted(self.clusters.items()):
             rows.append((f"{chain} clustering", f"{addresses:,} addresses in {clusters:,} clusters"))
+        if self.monitoring is not None and self.monitoring.stored is not None:
+            stored = self.monitoring.stored
+            rows.append(
+                (
+                    "monitoring (rule library)",
+                    f"{self.monitoring.hits:,} rule hits: {stored.created:,} new alerts, {stored.updated:,} updated, "
+                    f"{stored.shadow_hits:,} shadow hits",
+                )
+            )
         return rows
 
 
@@ -175,6 +187,8 @@ def prepare_demo(
             "bitcoin": cluster_chain(store, "bitcoin"),
             "ethereum": cluster_chain(store, "ethereum", ClusterOptions(hot_wallets=exchange_wallets)),
         }
+        with session_scope(engine) as session:
+            monitoring = run_rules_over_store(engine, session, load_rules())
     finally:
         engine.dispose()
     return DemoReport(
@@ -188,6 +202,7 @@ def prepare_demo(
         tags=tags,
         tagpacks=tagpacks,
         clusters={chain: (report.addresses, report.clusters) for chain, report in clusters.items()},
+        monitoring=monitoring,
         users=users,
         officer_totp_secret=officer_totp,
     )

@@ -15,11 +15,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from chainsleuth.config import get_settings
-from chainsleuth.monitor.alerts.book import build_alerts
 from chainsleuth.monitor.rules.loader import load_rules
 from chainsleuth.monitor.rules.model import RuleSet
 from chainsleuth.store.db import open_store, session_scope
@@ -82,23 +81,9 @@ def rules_validate(paths: list[Path]) -> None:
 
 
 def _store_context(session: Session) -> object:
-    from chainsleuth.monitor.engine.context import EngineContext
-    from chainsleuth.monitor.exposure import store_provider
-    from chainsleuth.store.models.exchange import Account, Customer
+    from chainsleuth.monitor.service import store_context
 
-    # Nationality is personal data, stored encrypted and revealed only through the privacy layer with a
-    # purpose; rules reading customer.nationality see null here (country of residence is in clear).
-    customer_columns = [
-        getattr(Customer, name)
-        for name in ("customer_id", "created_at", "id_document_country", "country_of_residence", "occupation",
-                     "declared_annual_income_usd", "source_of_funds", "risk_rating", "kyc_level", "status")
-    ]  # fmt: skip
-    customers = [dict(row._mapping) for row in session.execute(select(*customer_columns))]
-    accounts = [
-        dict(row._mapping)
-        for row in session.execute(select(Account.account_id, Account.account_type, Account.opened_at, Account.status))
-    ]
-    return EngineContext.from_rows(customers, accounts, store_provider(session))
+    return store_context(session)
 
 
 @app.command("run")
@@ -108,27 +93,17 @@ def run(
     dry_run: bool = typer.Option(False, help="Report what would be stored, store nothing."),
 ) -> None:
     """Run the rules over the relational store's ledger and store alerts and shadow hits."""
-    from chainsleuth.monitor.alerts.store import store_alerts
-    from chainsleuth.monitor.engine.batch import run_batch, store_events
-    from chainsleuth.monitor.engine.context import EngineContext
-    from chainsleuth.monitor.engine.streaming import StreamingState, run_streaming
+    from chainsleuth.monitor.service import run_rules_over_store
 
     ruleset = _rules(rules)
     with _store() as engine, session_scope(engine) as session:
-        context = _store_context(session)
-        assert isinstance(context, EngineContext)
-        if batch:
-            hits = run_batch(engine, ruleset, context).hits
-        else:
-            hits = run_streaming(store_events(engine), ruleset, StreamingState(ruleset, context))
-        book = build_alerts(hits, ruleset)
-        if dry_run:
-            stdout.print(f"{len(hits)} hits, {len(book.alerts)} alerts, {len(book.shadow_hits)} shadow hits")
-            return
-        report = store_alerts(session, book, ruleset)
+        result = run_rules_over_store(engine, session, ruleset, streaming=not batch, dry_run=dry_run)
+    if result.stored is None:
+        stdout.print(f"{result.hits} hits, {result.alerts} alerts, {result.shadow_hits} shadow hits")
+        return
     stdout.print(
-        f"{len(hits)} hits: {report.created} alerts created, {report.updated} updated, "
-        f"{report.shadow_hits} shadow hits recorded"
+        f"{result.hits} hits: {result.stored.created} alerts created, {result.stored.updated} updated, "
+        f"{result.stored.shadow_hits} shadow hits recorded"
     )
 
 

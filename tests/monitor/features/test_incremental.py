@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -42,11 +44,19 @@ def test_incremental_equals_bulk(case: tuple[EdgeList, FeatureConfig], later: in
     for i in range(e.n_edges):
         feats = stream.update(int(e.src[i]), int(e.dst[i]), float(e.amount[i]), int(e.time[i]))
         rows.append([feats[k] for k in bulk.names])
-    np.testing.assert_allclose(np.array(rows), bulk.values, rtol=1e-9, atol=1e-6)
+    _assert_same(bulk.names, np.array(rows), bulk.values, e)
     at = int(e.time[-1]) + later
-    np.testing.assert_allclose(
-        stream.account_features(at).values, account_features(e, at, cfg).values, rtol=1e-9, atol=1e-6
-    )
+    acc = account_features(e, at, cfg)
+    _assert_same(acc.names, stream.account_features(at).values, acc.values, e)
+
+
+def _assert_same(names: list[str], stream: np.ndarray, bulk: np.ndarray, e: EdgeList) -> None:
+    """Exact up to rounding, except the per-edge amount spread: bulk takes it from prefix sums of squares, whose
+    cancellation costs up to ~sqrt(eps) of the largest amount (streaming sums the window exactly)."""
+    spread = np.array([re.search(r"(src|dst)_(out|in)_std_\d+$", n) is not None for n in names], dtype=bool)
+    np.testing.assert_allclose(stream[:, ~spread], bulk[:, ~spread], rtol=1e-9, atol=1e-6)
+    scale = max(1.0, float(np.max(np.abs(e.amount)))) if e.n_edges else 1.0
+    np.testing.assert_allclose(stream[:, spread], bulk[:, spread], rtol=1e-6, atol=1e-6 * scale)
 
 
 def test_stream_refuses_out_of_order_edges_and_past_snapshots() -> None:

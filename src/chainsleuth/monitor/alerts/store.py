@@ -11,7 +11,7 @@ event ids, latest values, score) instead of inserting a new one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from chainsleuth.monitor.alerts.book import MAX_EVENT_IDS, Alert, AlertBook, com
 from chainsleuth.monitor.engine.context import RuleHit, from_micros
 from chainsleuth.monitor.rules.model import Rule, RuleSet
 from chainsleuth.store.models.alerts import MonitorAlert, MonitorBacktest, MonitorRuleVersion, MonitorShadowHit
+from chainsleuth.store.models.rule_modes import MonitorRuleMode
 from chainsleuth.store.types import utcnow
 
 
@@ -54,6 +55,21 @@ def register_rules(session: Session, rules: Iterable[Rule]) -> dict[str, int]:
             known.mode = rule.mode
         revisions[rule.id] = known.revision
     return revisions
+
+
+# -- rule mode overrides (rule management, web/rules.py) -------------------------------------------------------
+
+
+def mode_overrides(session: Session) -> dict[str, MonitorRuleMode]:
+    """The deployment's mode overrides (shadow ↔ active decided by a rules manager), by rule id."""
+    return {row.rule_id: row for row in session.scalars(select(MonitorRuleMode))}
+
+
+def apply_mode_overrides(session: Session, rules: RuleSet) -> RuleSet:
+    """``rules`` with each overridden rule's mode replaced (mode is not in the content hash: same revision)."""
+    overrides = mode_overrides(session)
+    changed = tuple(replace(rule, mode=overrides[rule.id].mode) if rule.id in overrides else rule for rule in rules)
+    return RuleSet(changed, rules.lists)
 
 
 def rule_versions(session: Session, rule_id: str | None = None) -> list[MonitorRuleVersion]:

@@ -64,6 +64,7 @@ def edge_feature_names(config: FeatureConfig) -> list[str]:
     for w in config.windows:
         for side in ("src_out", "src_in", "dst_in", "dst_out"):
             names += [f"{side}_count_{w}", f"{side}_sum_{w}", f"{side}_fan_{w}", f"{side}_ratio_{w}"]
+            names += [f"{side}_mean_{w}", f"{side}_std_{w}"]
     return [*names, "amount", *PATTERN_EDGE_FEATURES, "src_passthrough_delay"]
 
 
@@ -91,6 +92,9 @@ class _Indexes:
     in_np: GroupIndex
     pair: GroupIndex
     pair_keys: IntArray
+    out_sq: GroupIndex  # squared deviations of amounts from ``centre``: windowed amount spread
+    in_sq: GroupIndex
+    centre: float
 
 
 def _indexes(e: EdgeList) -> _Indexes:
@@ -101,6 +105,8 @@ def _indexes(e: EdgeList) -> _Indexes:
     pair_keys, inv = np.unique(pk[keep], return_inverse=True)
     pair_id = np.full(e.n_edges, -1, dtype=np.int64)
     pair_id[keep] = inv
+    centre = float(np.mean(e.amount)) if e.n_edges else 0.0  # centring limits cancellation in prefix sums
+    sq = (e.amount - centre) ** 2
     return _Indexes(
         GroupIndex.build(e.src, e.dst, e.amount),
         GroupIndex.build(e.dst, e.src, e.amount),
@@ -108,6 +114,9 @@ def _indexes(e: EdgeList) -> _Indexes:
         GroupIndex.build(e.dst, e.src, e.amount, keep),
         GroupIndex.build(pair_id, np.zeros(e.n_edges, dtype=np.int64), e.amount, keep),
         pair_keys.astype(np.int64),
+        GroupIndex.build(e.src, e.dst, sq),
+        GroupIndex.build(e.dst, e.src, sq),
+        centre,
     )
 
 
@@ -196,15 +205,16 @@ def edge_features(e: EdgeList, config: FeatureConfig) -> FeatureMatrix:
     pos = np.arange(e.n_edges, dtype=np.int64)
     cols: list[FloatArray] = []
     by_src, by_dst = np.argsort(e.src, kind="stable"), np.argsort(e.dst, kind="stable")  # sorts every query below
-    sides = [(e.src, ix.out_all, by_src), (e.src, ix.in_all, by_src)]
-    sides += [(e.dst, ix.in_all, by_dst), (e.dst, ix.out_all, by_dst)]
+    sides = [(e.src, ix.out_all, ix.out_sq, by_src), (e.src, ix.in_all, ix.in_sq, by_src)]
+    sides += [(e.dst, ix.in_all, ix.in_sq, by_dst), (e.dst, ix.out_all, ix.out_sq, by_dst)]
     for w in config.windows:
         lo = window_starts(e.time, w)
-        for node, index, order in sides:
+        for node, index, sq_index, order in sides:
             cnt, tot = index.count_sum(node, lo, pos, order)
             fan = index.distinct_at(node, pos, e.time, w, e.n_nodes, order)
             ratio = np.divide(fan, cnt, out=np.full(cnt.shape, np.nan), where=cnt > 0)  # 1 = all new partners
-            cols += [cnt.astype(np.float64), tot, fan.astype(np.float64), ratio]
+            cols += [cnt.astype(np.float64), tot, fan.astype(np.float64), ratio, *_moments(cnt, tot, sq_index,
+                     node, lo, pos, order, ix.centre)]  # fmt: skip
     cols.append(e.amount.astype(np.float64))
     cols += [c.astype(np.float64) for c in _pattern_columns(e, ix, config)]
     last_in = ix.in_all.last_before(e.src, pos)
@@ -214,6 +224,30 @@ def edge_features(e: EdgeList, config: FeatureConfig) -> FeatureMatrix:
     for j, col in enumerate(cols):
         values[:, j] = col
     return FeatureMatrix(edge_feature_names(config), values)
+
+
+def _moments(
+    cnt: IntArray,
+    tot: FloatArray,
+    sq: GroupIndex,
+    node: IntArray,
+    lo: IntArray,
+    pos: IntArray,
+    order: IntArray,
+    centre: float,
+) -> list[FloatArray]:
+    """Mean and (population) std of the window's amounts, from prefix sums of squared deviations from ``centre``.
+
+    This is the per-edge vertex amount statistic of IBM's GFP: the spread of a vertex's recent amounts *at the
+    time of each transfer*; laundering accounts repeat near-identical small amounts. Prefix sums lose a little
+    precision to cancellation (the streaming path sums exactly; they agree to ~1e-7 of the largest amount).
+    """
+    _, sumsq = sq.count_sum(node, lo, pos, order)
+    c = np.maximum(cnt, 1).astype(np.float64)
+    mean = np.where(cnt > 0, tot / c, np.nan)
+    shifted = (tot - cnt * centre) / c  # mean deviation from the centre
+    var = np.maximum(sumsq / c - shifted**2, 0.0)
+    return [mean, np.where(cnt > 0, np.sqrt(var), np.nan)]
 
 
 def _pattern_columns(e: EdgeList, ix: _Indexes, config: FeatureConfig) -> list[IntArray]:

@@ -116,6 +116,9 @@ class StreamingFeatures:
                 feats[f"{side}_sum_{w}"] = float(sum(r.amount for r in recs))
                 feats[f"{side}_fan_{w}"] = float(len({getattr(r, far) for r in recs}))
                 feats[f"{side}_ratio_{w}"] = feats[f"{side}_fan_{w}"] / len(recs) if recs else math.nan
+                amts = np.array([r.amount for r in recs], dtype=np.float64)
+                feats[f"{side}_mean_{w}"] = float(amts.mean()) if recs else math.nan
+                feats[f"{side}_std_{w}"] = float(amts.std()) if recs else math.nan
         feats.update(amount=float(amount), cycle2=float(c2), cycle3=float(c3))
         feats.update(scatter_gather=float(sg), gather_scatter=float(gs), src_passthrough_delay=e.delay)
         e.feats = tuple(feats[k] for k in self.names)
