@@ -35,8 +35,12 @@ def loaded(
         with session_scope(engine) as session:
             seed_demo_users(session)
             create_user(
-                session, username="retired", password="retired-password-1", role="analyst",
-                display_name="Retired", active=False,
+                session,
+                username="retired",
+                password="retired-password-1",
+                role="analyst",
+                display_name="Retired",
+                active=False,
             )
         yield settings, engine
     finally:
@@ -142,9 +146,7 @@ def test_account_ledger_pages_and_filters(client: TestClient, loaded: tuple[Sett
     assert bad.status_code == 422
 
 
-def test_chain_lookups_link_deposit_addresses_to_customers(
-    client: TestClient, loaded: tuple[Settings, Engine]
-) -> None:
+def test_chain_lookups_link_deposit_addresses_to_customers(client: TestClient, loaded: tuple[Settings, Engine]) -> None:
     _, engine = loaded
     with session_scope(engine) as session:
         deposit = session.scalars(

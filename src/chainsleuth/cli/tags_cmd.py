@@ -84,9 +84,7 @@ def _print_reports(reports: list[ImportReport]) -> None:
 
 @app.command("import")
 def import_packs(
-    paths: list[Path] = typer.Argument(
-        ..., help="TagPack/ActorPack YAML files, or directories searched for *.yaml."
-    ),
+    paths: list[Path] = typer.Argument(..., help="TagPack/ActorPack YAML files, or directories searched for *.yaml."),
     as_json: bool = typer.Option(False, "--json", help="Print the per-pack reports as JSON on stdout."),
 ) -> None:
     """Import GraphSense TagPacks and ActorPacks (files named *actorpack.yaml are ActorPacks).
@@ -126,9 +124,7 @@ def import_packs(
 
 @app.command("import-ofac")
 def import_ofac_list(
-    path: Path = typer.Argument(
-        ..., help="Directory of sanctioned_addresses_<TICKER>.txt/.json files, or one file."
-    ),
+    path: Path = typer.Argument(..., help="Directory of sanctioned_addresses_<TICKER>.txt/.json files, or one file."),
     list_date: str | None = typer.Option(
         None, "--date", help="Date of the list (YYYY-MM-DD); default: the newest file's modification date."
     ),
@@ -151,22 +147,14 @@ def import_ofac_list(
 @app.command("add")
 def add(
     address: str = typer.Argument(..., help="The address (or, with --tx, the transaction hash) to tag."),
-    network: str = typer.Option(
-        ..., "--network", "-n", help="bitcoin, ethereum, or a ticker such as BTC, LTC."
-    ),
+    network: str = typer.Option(..., "--network", "-n", help="bitcoin, ethereum, or a ticker such as BTC, LTC."),
     label: str = typer.Option(..., "--label", help="Who or what the address belongs to."),
-    category: str | None = typer.Option(
-        None, "--category", help="A concept id, e.g. exchange (see `tags taxonomy`)."
-    ),
+    category: str | None = typer.Option(None, "--category", help="A concept id, e.g. exchange (see `tags taxonomy`)."),
     abuse: str | None = typer.Option(None, "--abuse", help="An abuse concept id, e.g. ransomware, scam."),
-    source: str = typer.Option(
-        ..., "--source", help="Where the claim comes from: case number, URL, document."
-    ),
+    source: str = typer.Option(..., "--source", help="Where the claim comes from: case number, URL, document."),
     confidence: str = typer.Option(..., "--confidence", help="A confidence id, e.g. forensic_investigation."),
     actor: str | None = typer.Option(None, "--actor", help="Actor id this address belongs to."),
-    creator: str | None = typer.Option(
-        None, "--creator", help="Who makes the claim (default: your user name)."
-    ),
+    creator: str | None = typer.Option(None, "--creator", help="Who makes the claim (default: your user name)."),
     tx: bool = typer.Option(False, "--tx", help="ADDRESS is a transaction hash."),
 ) -> None:
     """Record an analyst's tag, validated against the taxonomy, with its source, confidence and creator."""
@@ -185,9 +173,7 @@ def add(
             confidence=confidence,
             actor=actor,
         )
-    console.print(
-        f"tag {tag.id} added: {tag.network} {tag.subject} → {tag.label} ({tag.confidence}, by {tag.creator})"
-    )
+    console.print(f"tag {tag.id} added: {tag.network} {tag.subject} → {tag.label} ({tag.confidence}, by {tag.creator})")
 
 
 @app.command("show")
@@ -217,9 +203,7 @@ def show(
         where = tag.tagpack or ""
         if tag.tagpack and tag.line:
             where = f"{Path(tag.tagpack).name}:{tag.line}"
-        stdout.print(
-            f"[{number}] [bold]{tag.label}[/]  {kinds}  confidence={tag.confidence} ({tag.confidence_level})"
-        )
+        stdout.print(f"[{number}] [bold]{tag.label}[/]  {kinds}  confidence={tag.confidence} ({tag.confidence_level})")
         stdout.print(f"    source: {tag.source}", soft_wrap=True)
         stdout.print(
             f"    creator: {tag.creator} · date: {tag.lastmod or ''} · origin: {tag.origin}"
@@ -239,9 +223,7 @@ def export(
     network: str | None = typer.Option(None, "--network", "-n", help="Only tags on this network."),
     category: str | None = typer.Option(None, "--category", help="Only tags with this category or abuse."),
     title: str | None = typer.Option(None, "--title", help="Title of the pack."),
-    creator: str | None = typer.Option(
-        None, "--creator", help="Creator of the pack (default: the tags' creator)."
-    ),
+    creator: str | None = typer.Option(None, "--creator", help="Creator of the pack (default: the tags' creator)."),
 ) -> None:
     """Export tags as a GraphSense TagPack (schema-valid; re-importable here and by GraphSense)."""
     with _session() as session:

@@ -79,9 +79,7 @@ def _read_txt(path: Path) -> list[str]:
         if not line or line.startswith("#"):
             continue
         if any(char.isspace() for char in line) or not line.isprintable():
-            raise MalformedFileError(
-                f"{path}:{number}: not an address: {line!r}", path=str(path), line=number
-            )
+            raise MalformedFileError(f"{path}:{number}: not an address: {line!r}", path=str(path), line=number)
         addresses.append(line)
     return addresses
 
@@ -106,9 +104,7 @@ def read_ofac(path: str | Path, *, list_date: dt.date | None = None) -> OfacList
         candidates = sorted(p for p in root.iterdir() if _FILE.fullmatch(p.name))
     elif root.is_file():
         if not _FILE.fullmatch(root.name):
-            raise InvalidInputError(
-                f"{root}: not a sanctioned_addresses_<TICKER>.txt/.json file", path=str(root)
-            )
+            raise InvalidInputError(f"{root}: not a sanctioned_addresses_<TICKER>.txt/.json file", path=str(root))
         candidates = [root]
     else:
         raise InvalidInputError(f"{root}: no such file or directory", path=str(root))

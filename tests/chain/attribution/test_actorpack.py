@@ -71,9 +71,7 @@ def test_malformed_actorpacks_name_file_and_line(
 
 def test_actorpack_round_trip(write_pack: WritePack, tmp_path: Path) -> None:
     pack = parse_actorpack(write_pack("a-actorpack.yaml", ACTORS))
-    out = write_actorpack(
-        tmp_path / "out-actorpack.yaml", title=pack.title, creator=pack.creator, actors=pack.actors
-    )
+    out = write_actorpack(tmp_path / "out-actorpack.yaml", title=pack.title, creator=pack.creator, actors=pack.actors)
     again = parse_actorpack(out)
     assert [actor.__dict__ | {"line": None} for actor in again.actors] == [
         actor.__dict__ | {"line": None} for actor in pack.actors

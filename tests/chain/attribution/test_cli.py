@@ -39,9 +39,7 @@ def test_tags_commands(configured: str, tmp_path: Path) -> None:
     again = json.loads(runner.invoke(app, ["import", str(packs / "small.yaml"), "--json"]).stdout)
     assert again[0]["status"] == "unchanged"
 
-    (packs / "bad.yaml").write_text(
-        SMALL_PACK.replace("confidence: web_crawl", "confidence: sure"), encoding="utf-8"
-    )
+    (packs / "bad.yaml").write_text(SMALL_PACK.replace("confidence: web_crawl", "confidence: sure"), encoding="utf-8")
     refused = runner.invoke(app, ["import", str(packs)])
     assert isinstance(refused.exception, MalformedFileError)
     assert refused.exception.line == 21
@@ -52,9 +50,7 @@ def test_tags_commands(configured: str, tmp_path: Path) -> None:
 
     kraken = "3G3VG4X1WquWjqXT27JRwrRoyZgdyWf1dT"
     options = "--network bitcoin --category hot_wallet --confidence forensic_investigation --creator alice"
-    added = runner.invoke(
-        app, ["add", kraken, *options.split(), "--label", "Kraken hot wallet", "--source", "case 5"]
-    )
+    added = runner.invoke(app, ["add", kraken, *options.split(), "--label", "Kraken hot wallet", "--source", "case 5"])
     assert added.exit_code == 0, added.output
     wrong = runner.invoke(
         app,

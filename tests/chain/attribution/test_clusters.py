@@ -25,13 +25,9 @@ def tag(address: str | None, label: str, confidence: str, level: int, **fields: 
     return TagRecord(**values)  # type: ignore[arg-type]
 
 
-EXCHANGE = tag(
-    "a1", "Huobi.com", "service_data", 50, category="exchange", actor="huobi", lastmod=date(2021, 1, 1)
-)
+EXCHANGE = tag("a1", "Huobi.com", "service_data", 50, category="exchange", actor="huobi", lastmod=date(2021, 1, 1))
 HACK = tag("a2", "Huobi hacker", "forensic", 50, abuse="service_hack", lastmod=date(2022, 6, 1))
-SANCTION = tag(
-    "a3", "OFAC SDN list (XBT)", "authority_data", 60, category="sanction", lastmod=date(2020, 1, 1)
-)
+SANCTION = tag("a3", "OFAC SDN list (XBT)", "authority_data", 60, category="sanction", lastmod=date(2020, 1, 1))
 HUOBI_AGAIN = tag("a4", "huobi.com", "web_crawl", 20, category="exchange", actor="huobi")
 
 

@@ -59,9 +59,7 @@ def test_import_every_shared_pack_and_reimport_adds_nothing(
     assert len(list_packs(session)) == len(PACKS)
 
     # Evidence survives the round trip through the database, including the line in the pack.
-    found = tags_for(session, "BTC", ["1JoktQJhCzuCQkt3GnQ8Xddcq4mUgNyXEa"])[
-        "1JoktQJhCzuCQkt3GnQ8Xddcq4mUgNyXEa"
-    ]
+    found = tags_for(session, "BTC", ["1JoktQJhCzuCQkt3GnQ8Xddcq4mUgNyXEa"])["1JoktQJhCzuCQkt3GnQ8Xddcq4mUgNyXEa"]
     assert [(t.label, t.category, t.confidence, t.creator, t.line) for t in found] == [
         ("Bitstamp", "exchange", "web_crawl", "GraphSense Core Team", 8)
     ]
@@ -77,9 +75,7 @@ def test_changed_pack_replaces_only_its_own_tags(session: Session, write_pack: W
     path = write_pack("small.yaml", SMALL_PACK)
     first = import_tagpack(session, path)
     assert (first.status, first.imported) == ("imported", 3)
-    path.write_text(
-        SMALL_PACK.replace("Kraken.com", "Kraken").split("- address: '0xD0cC")[0], encoding="utf-8"
-    )
+    path.write_text(SMALL_PACK.replace("Kraken.com", "Kraken").split("- address: '0xD0cC")[0], encoding="utf-8")
     second = import_tagpack(session, path)
     assert (second.status, second.imported, second.removed) == ("replaced", 2, 3)
     assert tag_count(session) == 5
@@ -152,9 +148,7 @@ def test_analyst_tags_are_validated_and_keep_their_evidence(session: Session) ->
     assert [(t.label, t.source, t.creator) for t in stored] == [("Huobi deposit", fields["source"], "alice")]
 
 
-def test_bulk_lookup_is_case_insensitive_for_hex_and_keyed_as_given(
-    session: Session, write_pack: WritePack
-) -> None:
+def test_bulk_lookup_is_case_insensitive_for_hex_and_keyed_as_given(session: Session, write_pack: WritePack) -> None:
     import_tagpack(session, write_pack("small.yaml", SMALL_PACK))
     mixed = "0xD0cC2B24980CBCCA47EF755Da88B220a82291407"
     lower = mixed.lower()

@@ -72,10 +72,7 @@ def test_networks_and_addresses_are_normalised() -> None:
 
 
 def test_duplicates_within_a_pack_are_skipped_and_counted(write_pack: WritePack) -> None:
-    text = (
-        SMALL_PACK
-        + "- address: 1vdXJDiDSzeUAoM7eAcWZPhM9wEKmH8dG\n  label: HUOBI.COM\n  category: exchange\n"
-    )
+    text = SMALL_PACK + "- address: 1vdXJDiDSzeUAoM7eAcWZPhM9wEKmH8dG\n  label: HUOBI.COM\n  category: exchange\n"
     pack = parse_tagpack(write_pack("dup.yaml", text))
     assert (pack.total, len(pack.tags), pack.duplicates) == (4, 3, 1)
     assert any("duplicate" in warning for warning in pack.warnings)
@@ -140,9 +137,7 @@ def test_missing_header_fields_and_non_mapping_packs(write_pack: WritePack) -> N
 def test_export_round_trip(shared_packs: dict[str, ParsedTagPack], tmp_path: Path) -> None:
     for name in ("walletexplorer.yaml", "usdt_blacklist.yaml", "etherscamdb_tagpack.yaml"):
         original = shared_packs[name]
-        out = write_tagpack(
-            tmp_path / name, title=original.title, creator=original.creator, tags=original.tags
-        )
+        out = write_tagpack(tmp_path / name, title=original.title, creator=original.creator, tags=original.tags)
         again = parse_tagpack(out)
         assert again.total == len(original.tags)
         strip = [tag.with_changes(line=None) for tag in original.tags]

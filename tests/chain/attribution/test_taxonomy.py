@@ -28,9 +28,7 @@ def test_concepts_have_labels_descriptions_and_parents() -> None:
     assert sanction.description
     assert sanction.parent
     assert taxonomy.concepts["concept"].parent is None
-    assert "ransomware" in taxonomy.descendants("behaviour") or "ransomware" in taxonomy.descendants(
-        "concept"
-    )
+    assert "ransomware" in taxonomy.descendants("behaviour") or "ransomware" in taxonomy.descendants("concept")
     assert taxonomy.ancestors("ransomware")[-1] == "concept"
     assert "exchange" in taxonomy.descendants("entity")
 

@@ -59,9 +59,7 @@ def parse_actorpack(
     for key, value in doc.header.items():
         spec = header_specs.get(key)
         if spec is None:
-            raise fail(
-                name, doc.header_lines.get(key), f"field {key!r} is not allowed in an ActorPack header"
-            )
+            raise fail(name, doc.header_lines.get(key), f"field {key!r} is not allowed in an ActorPack header")
         if key == "actors":
             if not isinstance(value, list):
                 raise fail(name, doc.header_lines.get(key), "'actors' must be a list of actors", field=key)

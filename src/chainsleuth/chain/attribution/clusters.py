@@ -165,9 +165,7 @@ def resolve_to_clusters(
         cluster = lookup(tag.address)
         key: Hashable = tag.address if cluster is None else cluster
         groups.setdefault(key, []).append(tag)
-    return {
-        cluster: attribute_cluster(cluster, group, taxonomy=taxonomy) for cluster, group in groups.items()
-    }
+    return {cluster: attribute_cluster(cluster, group, taxonomy=taxonomy) for cluster, group in groups.items()}
 
 
 __all__ = ["ClusterAttribution", "ClusterOf", "attribute_cluster", "display_category", "resolve_to_clusters"]

@@ -122,9 +122,7 @@ class TagRecord:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-def merged_concepts(
-    concepts: list[str] | tuple[str, ...], category: str | None, abuse: str | None
-) -> tuple[str, ...]:
+def merged_concepts(concepts: list[str] | tuple[str, ...], category: str | None, abuse: str | None) -> tuple[str, ...]:
     """All concepts of a tag, with its category and abuse included (as GraphSense does), sorted and unique."""
     values = set(concepts)
     if category:

@@ -154,9 +154,7 @@ def tags_for(session: Session, network: str, addresses: Iterable[str]) -> dict[s
     result: dict[str, list[TagRecord]] = {}
     for canonical, rows in found.items():
         records = [record_from_row(row, uris.get(row.tagpack_id or -1)) for row in rows]
-        records.sort(
-            key=lambda tag: (-tag.confidence_level, -(tag.lastmod or dt.date.min).toordinal(), tag.id or 0)
-        )
+        records.sort(key=lambda tag: (-tag.confidence_level, -(tag.lastmod or dt.date.min).toordinal(), tag.id or 0))
         for given in wanted.get(canonical, []):
             result[given] = records
     return result

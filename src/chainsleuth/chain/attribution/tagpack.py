@@ -88,9 +88,7 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _validate_header(
-    doc_header: Mapping[str, Any], lines: Mapping[str, int], path: str, tax: Taxonomy
-) -> None:
+def _validate_header(doc_header: Mapping[str, Any], lines: Mapping[str, int], path: str, tax: Taxonomy) -> None:
     schema = tax.tagpack_schema
     header_specs, tag_specs = schema.section("header"), schema.section("tag")
     for name in schema.mandatory("header"):
@@ -99,9 +97,7 @@ def _validate_header(
     for name, value in doc_header.items():
         spec = header_specs.get(name) or tag_specs.get(name)
         if spec is None:
-            raise fail(
-                path, lines.get(name), f"field {name!r} is not allowed in a TagPack header", field=name
-            )
+            raise fail(path, lines.get(name), f"field {name!r} is not allowed in a TagPack header", field=name)
         if name == "tags":
             if not isinstance(value, list):
                 raise fail(path, lines.get(name), "'tags' must be a list of tags", field=name)
@@ -118,9 +114,7 @@ def _build_tag(
     for name, value in entry.values.items():
         spec = tag_specs.get(name)
         if spec is None:
-            raise fail(
-                path, entry.line_of(name), f"field {name!r} is not allowed in a tag", field=name, tag=index
-            )
+            raise fail(path, entry.line_of(name), f"field {name!r} is not allowed in a tag", field=name, tag=index)
         problem = check_field(spec, value, tax)
         if problem is not None:
             raise fail(path, entry.line_of(name), problem, field=name, tag=index)
@@ -133,9 +127,7 @@ def _build_tag(
     if address is None and tx_hash is None:
         raise fail(path, entry.line, "tag has neither 'address' nor 'tx_hash'", field="address", tag=index)
     if address is not None and tx_hash is not None:
-        raise fail(
-            path, entry.line, "'address' and 'tx_hash' are mutually exclusive", field="tx_hash", tag=index
-        )
+        raise fail(path, entry.line, "'address' and 'tx_hash' are mutually exclusive", field="tx_hash", tag=index)
     for name in tax.tagpack_schema.mandatory("tag"):
         if name not in fields:
             raise fail(path, entry.line, f"mandatory tag field {name!r} is missing", field=name, tag=index)
@@ -168,9 +160,7 @@ def _build_tag(
     )
 
 
-def parse_tagpack(
-    path: str | Path, *, taxonomy: Taxonomy | None = None, content: bytes | None = None
-) -> ParsedTagPack:
+def parse_tagpack(path: str | Path, *, taxonomy: Taxonomy | None = None, content: bytes | None = None) -> ParsedTagPack:
     """Read and validate the TagPack at ``path``; MalformedFileError (file, line) on the first problem."""
     tax = taxonomy or get_taxonomy()
     doc = read_pack(path, "tags", text=content)
@@ -276,9 +266,7 @@ def write_tagpack(
     is_public: bool = False,
 ) -> Path:
     """Write ``tags`` as a valid TagPack to ``out_path`` (atomically: a temporary file then a rename)."""
-    document = tagpack_document(
-        title=title, creator=creator, tags=tags, description=description, is_public=is_public
-    )
+    document = tagpack_document(title=title, creator=creator, tags=tags, description=description, is_public=is_public)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(out.name + ".tmp")

@@ -170,9 +170,7 @@ def _schema(data: Any, name: str) -> PackSchema:
         for field_name, spec in (fields or {}).items():
             raw_taxonomy = spec.get("taxonomy")
             taxonomies = (
-                tuple(raw_taxonomy)
-                if isinstance(raw_taxonomy, list)
-                else ((raw_taxonomy,) if raw_taxonomy else ())
+                tuple(raw_taxonomy) if isinstance(raw_taxonomy, list) else ((raw_taxonomy,) if raw_taxonomy else ())
             )
             specs[field_name] = FieldSpec(
                 name=field_name,
@@ -221,9 +219,7 @@ def load_taxonomy(directory: Path | None = None) -> Taxonomy:
         tag_types=terms("tag_types.csv"),
         tag_subjects=terms("tag_subject.csv"),
         countries=terms("countries.csv"),
-        tagpack_schema=_schema(
-            yaml.safe_load(_read_text(directory, "tagpack_schema.yaml")), "tagpack_schema.yaml"
-        ),
+        tagpack_schema=_schema(yaml.safe_load(_read_text(directory, "tagpack_schema.yaml")), "tagpack_schema.yaml"),
         actorpack_schema=_schema(
             yaml.safe_load(_read_text(directory, "actorpack_schema.yaml")), "actorpack_schema.yaml"
         ),
