@@ -26,8 +26,7 @@ from chainsleuth.privacy import passwords
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.models import LedgerEvent
 from chainsleuth.store.models.lawenforcement import LeOfficer, LePackage
-from chainsleuth.store.models.users import Role, User
-from chainsleuth.store.users import create_user
+from chainsleuth.store.models.users import User
 from chainsleuth.web.le_common import open_container, seed_demo_officer
 from chainsleuth.web.sessions import COOKIE_NAME, credential_fingerprint
 from tests.lawenforcement.conftest import ADMIN, make_pdf, onboard
@@ -50,8 +49,6 @@ def world(
         load_tiny_world(tiny_world, settings, engine)
         with session_scope(engine) as session:
             secret = seed_demo_officer(session, ADMIN)
-            create_user(session, username=LRO2[0], password=LRO2[2], role=Role.LE_RESPONSE_OFFICER,
-                        display_name=LRO2[1])  # fmt: skip
             event = session.scalars(select(LedgerEvent).where(LedgerEvent.event_type == "deposit")
                                     .order_by(LedgerEvent.event_id).limit(1)).one()  # fmt: skip
             span = session.execute(select(func.min(LedgerEvent.timestamp), func.max(LedgerEvent.timestamp))).one()
@@ -87,6 +84,7 @@ def code(engine: Engine, username: str) -> str:
     with session_scope(engine) as session:
         session.execute(update(LeOfficer).where(LeOfficer.username == username).values(totp_last_step=None))
         secret = session.scalars(select(User.totp_secret).where(User.username == username)).one()
+    assert secret is not None, f"{username} has no second factor enrolled"
     return pyotp.TOTP(secret).now()
 
 

@@ -32,8 +32,6 @@ from chainsleuth.lawenforcement.targets import parse_targets_csv
 from chainsleuth.privacy import passwords
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.models import Customer, LedgerEvent
-from chainsleuth.store.models.users import Role
-from chainsleuth.store.users import create_user
 from chainsleuth.web.le_common import open_container, seed_demo_officer
 from tests.lawenforcement.conftest import ADMIN, make_pdf, officer_principal, onboard
 from tests.web.helpers import load_tiny_world, password_of
@@ -76,8 +74,6 @@ def server(
     load_tiny_world(tiny_world, settings, engine)
     with session_scope(engine) as session:
         secret = seed_demo_officer(session, ADMIN)
-        create_user(session, username=SECOND[0], password=SECOND[1], role=Role.LE_RESPONSE_OFFICER,
-                    display_name="Rene Reviewer")  # fmt: skip
         busiest = (select(LedgerEvent.customer_id).join(Customer, Customer.customer_id == LedgerEvent.customer_id)
                    .where(Customer.country_of_residence == "DE").group_by(LedgerEvent.customer_id)
                    .order_by(func.count().desc(), LedgerEvent.customer_id).limit(1))  # fmt: skip

@@ -9,7 +9,7 @@ sentence is what the officer reads.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,6 +21,7 @@ from chainsleuth.cases.goaml import filing
 from chainsleuth.privacy import audit
 from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.models.cases import AccountAction, StrReport
+from chainsleuth.store.models.lawenforcement import LeAgency, LePackage, LeRequest
 from chainsleuth.web.case_forms import optional_time, stale_guard, text_or_none
 from chainsleuth.web.core import DbSession, NavItem, Viewer, csrf_protected, page, redirect, register_nav, render
 from chainsleuth.web.dashboard import DashboardSection, register_section
@@ -87,10 +88,27 @@ def inbox(
     reports = [r for r in filing.list_reports(db, viewer.principal) if r.status == "drafted"]
     recent, _ = actions.list_actions(db, viewer.principal, limit=10)
     return render(request, "approvals.html", viewer, {
-        "title": "Approval inbox", "proposed": proposed, "reports": reports,
+        "title": "Approval inbox", "proposed": proposed, "reports": reports, "packages": draft_packages(db, viewer),
         "recent": [a for a in recent if a.status != "proposed"],
         "can_approve": viewer.can("action.approve"), "can_approve_reports": viewer.can("report.approve"),
     })  # fmt: skip
+
+
+# Disclosure packages in the inbox (added): drafts awaiting the four-eyes approval of the package page.
+def draft_packages(db: Session, viewer: Viewer) -> list[dict[str, Any]] | None:
+    """Drafted disclosure packages, oldest first; None for a role without ``le_request.respond`` (section hidden)."""
+    if not viewer.can("le_request.respond"):
+        return None
+    query = (
+        select(LePackage, LeRequest.reference, LeAgency.name)
+        .join(LeRequest, LeRequest.id == LePackage.request_id)
+        .join(LeAgency, LeAgency.agency_id == LeRequest.agency_id)
+        .where(LePackage.status == "draft")
+        .order_by(LePackage.drafted_at, LePackage.id)
+    )
+    return [{"id": p.id, "reference": ref, "agency": agency, "categories": p.categories, "drafted_by": p.drafted_by,
+             "drafted_at": p.drafted_at, "own": p.drafted_by == viewer.username}
+            for p, ref, agency in db.execute(query)]  # fmt: skip
 
 
 @router.post("/actions/{action_id}/approve", dependencies=CSRF)

@@ -19,6 +19,7 @@ from chainsleuth.privacy.reveal import PURPOSES, REVEALABLE_FIELDS, pseudonym_of
 from chainsleuth.store import exchange_read
 from chainsleuth.store.models.ledger import EVENT_TYPES
 from chainsleuth.web.core import DbSession, NavItem, Viewer, csrf_protected, page, register_nav, render
+from chainsleuth.web.exposure_pages import deposit_panels
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Viewer, Depends(page("customer.read_pseudonymised", "ledger.read"))]
@@ -129,6 +130,16 @@ def events_fragment(
         raise InvalidInputError("this account does not belong to the customer", account=account)
     context = {"overview": overview, **_events_context(db, account, event_type, offset)}
     return render(request, "fragments/events.html", viewer, context)
+
+
+# Exposure panel of the customer page (added with the customer exposure panel).
+@router.get("/customers/{customer_id}/exposure")
+def exposure_fragment(request: Request, customer_id: str, viewer: Reader, db: DbSession) -> HTMLResponse:
+    """Incoming exposure of the customer's deposit addresses, per chain (htmx loads it once the page is shown)."""
+    overview = exchange_read.customer_overview(db, customer_id)
+    deposits = [(d.chain, d.address) for a in overview.accounts for d in a.deposit_addresses]
+    context = {"customer_id": customer_id, "panels": deposit_panels(request, db, deposits)}
+    return render(request, "fragments/customer_exposure.html", viewer, context)
 
 
 @router.post("/customers/{customer_id}/reveal", dependencies=[Depends(csrf_protected)])

@@ -10,7 +10,8 @@ why (co-spending transactions, heuristic links, merges). Both use the same queri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -84,6 +85,52 @@ def address_panels(request: Request, db: Session, chain: str, address: str) -> d
     except ChainsleuthError as error:
         context["exposure_error"] = error.message
     return context
+
+
+# -- customer page: incoming exposure of the deposit addresses (added for the customer page's panel) ----------
+
+
+def incoming_only(result: EntityExposure) -> EntityExposure:
+    """``result`` restricted to the incoming direction (the funds that were deposited); tier from those rules only.
+
+    The policy's reasons are already ordered most severe first, so the first incoming one gives the tier.
+    """
+    reasons = [r for r in result.reasons if r.direction == "incoming"]
+    return replace(
+        result,
+        volume={k: v for k, v in result.volume.items() if k == "incoming"},
+        categories=[c for c in result.categories if c.direction == "incoming"],
+        tier=reasons[0].tier if reasons else None,
+        reasons=reasons,
+    )
+
+
+def deposit_panels(request: Request, db: Session, deposits: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """One exposure panel per chain for a customer's deposit addresses ``(chain, address)``, incoming only.
+
+    Same query as the address and cluster panels, over all the customer's deposit addresses on the chain as
+    one entity. A chain that cannot be answered (not ingested, addresses never seen) gets a message instead.
+    """
+    by_chain: dict[str, list[str]] = {}
+    for chain, address in deposits:
+        by_chain.setdefault(chain, []).append(address)
+    store = _store(request)
+    panels: list[dict[str, Any]] = []
+    inv: investigate.Investigation | None = None
+    for chain, addresses in sorted(by_chain.items()):
+        panel: dict[str, Any] = {"chain": chain, "addresses": addresses, "exposure": None, "exposure_error": None}
+        try:
+            investigate.known_chain(store, chain)
+            known = [local for a in addresses if (local := store.address_id(chain, a)) is not None]
+            if not known:
+                raise NotFoundError("no deposit address of this chain has been seen on chain yet", chain=chain)
+            inv = inv or investigate.investigation(db, store, price_file(request))
+            result = investigate.exposure(inv, chain, known, f"{chain} deposit addresses ({len(known)})")
+            panel["exposure"] = exposure_context(incoming_only(result))
+        except ChainsleuthError as error:
+            panel["exposure_error"] = error.message
+        panels.append(panel)
+    return panels
 
 
 @router.get("/chain/{chain}/clusters/{cluster_id}")

@@ -172,3 +172,17 @@ def test_human_readable_names() -> None:
     )
     assert "3-cycles" in describe("cycle3")
     assert describe("out_edges_max_cycle3").startswith("max over the account's outgoing transfers")
+
+
+def test_windowed_amount_mean_and_spread_per_edge() -> None:
+    # window 3 (times >= t - 3, positions <= i). Edge 3 (a->c, t3): a sent 1 (t0) and 4 (t3): mean 2.5, std 1.5;
+    # c received 2 (t1) and 4 (t3). Edge 7 (d->a, t6): a received 3 (t2 is outside [3, 6]) and 8: only 8.
+    f = edge_features(TOY, CFG)
+    assert f.column("src_out_mean_3")[3] == pytest.approx(2.5)
+    assert f.column("src_out_std_3")[3] == pytest.approx(1.5)
+    assert f.column("dst_in_mean_3")[3] == pytest.approx(3.0)
+    assert f.column("dst_in_std_3")[3] == pytest.approx(1.0)
+    assert f.column("dst_in_std_3")[7] == pytest.approx(0.0)
+    assert f.column("src_in_std_3")[0] != f.column("src_in_std_3")[0]  # a had received nothing: NaN
+    assert "spread" in describe("src_out_std_3")
+    assert "mean" in describe("dst_in_mean_3")

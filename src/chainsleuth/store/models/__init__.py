@@ -6,9 +6,11 @@ against.
 
 from __future__ import annotations
 
-from chainsleuth.store.models import academy  # noqa: F401  (registers the academy tables)
-from chainsleuth.store.models import lawenforcement  # noqa: F401  (registers the law-enforcement tables)
-from chainsleuth.store.models import rule_modes  # noqa: F401  (registers the rule mode overrides)
+from chainsleuth.store.models import (
+    academy,  # noqa: F401  (registers the academy tables)
+    lawenforcement,  # noqa: F401  (registers the law-enforcement tables)
+    rule_modes,  # noqa: F401  (registers the rule mode overrides)
+)
 from chainsleuth.store.models.alerts import MonitorAlert, MonitorBacktest, MonitorRuleVersion, MonitorShadowHit
 from chainsleuth.store.models.audit import AuditChainHead, AuditEntry, PrivacyKey
 from chainsleuth.store.models.base import NAMING_CONVENTION, Base
@@ -51,6 +53,10 @@ __all__ = [
     "IngestRun",
     "LedgerEvent",
     "LegalHold",
+    "MonitorAlert",
+    "MonitorBacktest",
+    "MonitorRuleVersion",
+    "MonitorShadowHit",
     "PrivacyKey",
     "Role",
     "StrReport",
