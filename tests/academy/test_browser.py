@@ -5,9 +5,6 @@ public page verifies its code. Screenshots go to ``docs/screenshots/academy-*.pn
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,26 +18,12 @@ from chainsleuth.privacy import passwords
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.users import create_user
 from tests.academy.conftest import COHORT, PASSWORD, SECRET, _setup, key_of, perfect_answer
-
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic"]  # fmt: skip
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian's chromium is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.browser import SCREENSHOTS, chromium, serving
 
 
 @pytest.fixture(scope="module")
 def server(academy_dir: Path, sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """uvicorn over a database with cohort c1; alice has done everything but the phone-theft exercise."""
-    import uvicorn
-
     previous = passwords.get_hasher()
     passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
     database = tmp_path_factory.mktemp("academy-browser") / "chainsleuth.db"
@@ -58,29 +41,17 @@ def server(academy_dir: Path, sqlite_template: Path, tmp_path_factory: pytest.Te
             academy.start_exercise(COHORT, "alice", exercise)
             academy.submit(COHORT, "alice", exercise, perfect_answer(academy, "alice", exercise))
     settings = Settings(data_dir=academy_dir.parent, database_url=str(engine.url), secret_key=SECRET, demo=True)
-    uv = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine), host="127.0.0.1", port=_free_port(),
-                                       log_level="warning", lifespan="off"))  # fmt: skip
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "uvicorn did not start"
     try:
-        yield f"http://127.0.0.1:{uv.config.port}", academy
+        with serving(create_app(settings, engine=engine)) as base:
+            yield base, academy
     finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
         engine.dispose()
         passwords.set_hasher(previous)
 
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
         tab = context.new_page()
         tab.set_default_timeout(15_000)

@@ -8,9 +8,6 @@ names every run) for docs/web.md and the README. SQLite only: the backends are c
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,27 +22,8 @@ from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.models import DepositAddress
 from chainsleuth.web.graph import neighbourhood
+from tests.browser import SCREENSHOTS, chromium, serving
 from tests.web.helpers import load_tiny_world, password_of
-
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian's chromium is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +31,6 @@ def server(
     tiny_world: Path, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
 ) -> Iterator[dict[str, Any]]:
     """uvicorn serving the app over a loaded tiny world; yields its URL and the addresses the journeys use."""
-    import uvicorn
 
     previous = passwords.get_hasher()
     passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
@@ -84,35 +61,18 @@ def server(
             if best is not None and best[0] >= 14:
                 break
         assert best is not None, "no bitcoin deposit address with an expandable neighbour in the tiny world"
-    app = create_app(settings, engine=engine)
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "uvicorn did not start"
     try:
-        yield {"base": f"http://127.0.0.1:{port}", "address": best[1], "neighbour": best[2], "customer": best[3]}
+        with serving(create_app(settings, engine=engine)) as base:
+            yield {"base": base, "address": best[1], "neighbour": best[2], "customer": best[3]}
     finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
         engine.dispose()
         passwords.set_hasher(previous)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

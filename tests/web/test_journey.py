@@ -9,8 +9,6 @@ case workspace with the traced graph and the approval inbox into ``docs/screensh
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -25,11 +23,10 @@ from chainsleuth.errors import PolicyViolationError
 from chainsleuth.privacy import passwords
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.models.alerts import MonitorAlert
+from tests.browser import chromium, serving
 from tests.web.helpers import load_tiny_world, password_of
 from tests.web.test_alerts_cases import phone_theft, run_monitoring
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _shot
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian's chromium is not installed")
+from tests.web.test_browser import _shot
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +34,6 @@ def server(
     tiny_world: Path, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
 ) -> Iterator[dict[str, Any]]:
     """uvicorn over the loaded tiny world with alerts; yields its URL, engine and the phone-theft story."""
-    import uvicorn
 
     previous = passwords.get_hasher()
     passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
@@ -52,30 +48,17 @@ def server(
         alert_id = session.scalars(
             select(MonitorAlert.id).where(MonitorAlert.queue == "sanctions").order_by(MonitorAlert.id).limit(1)
         ).one()
-    uv = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine), host="127.0.0.1", port=_free_port(),
-                                       log_level="warning", lifespan="off"))  # fmt: skip
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "uvicorn did not start"
     try:
-        yield {"base": f"http://127.0.0.1:{uv.config.port}", "engine": engine, "alert": alert_id,
-               **phone_theft(tiny_world)}  # fmt: skip
+        with serving(create_app(settings, engine=engine)) as base:
+            yield {"base": base, "engine": engine, "alert": alert_id, **phone_theft(tiny_world)}
     finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
         engine.dispose()
         passwords.set_hasher(previous)
 
 
 @pytest.fixture(scope="module")
 def page(server: dict[str, Any]) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1440, "height": 900})
         tab = context.new_page()
         tab.set_default_timeout(45_000)  # the machine is shared: navigation can stall under load

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -33,11 +32,10 @@ from chainsleuth.privacy import passwords
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.models import Customer, LedgerEvent
 from chainsleuth.web.le_common import open_container, seed_demo_officer
+from tests.browser import SCREENSHOTS, chromium, serving
 from tests.lawenforcement.conftest import ADMIN, make_pdf, officer_principal, onboard
 from tests.web.helpers import load_tiny_world, password_of
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, _free_port
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian's chromium is not installed")
 SECOND = ("leresponse2", "demo-leresponse2-pass")
 
 
@@ -62,7 +60,6 @@ def _background(engine: Any, customer: str) -> None:
 def server(
     tiny_world: Path, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
 ) -> Iterator[dict[str, Any]]:
-    import uvicorn
 
     previous = passwords.get_hasher()
     passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
@@ -80,35 +77,19 @@ def server(
         customer = session.scalar(busiest) or session.scalars(select(Customer.customer_id).limit(1)).one()
         first, last = session.execute(select(func.min(LedgerEvent.timestamp), func.max(LedgerEvent.timestamp))).one()
     _background(engine, customer)
-    app = create_app(settings, engine=engine)
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "uvicorn did not start"
     try:
-        yield {"base": f"http://127.0.0.1:{port}", "secret": secret, "customer": customer,
-               "from": first.date().isoformat(), "to": last.date().isoformat()}  # fmt: skip
+        with serving(create_app(settings, engine=engine)) as base:
+            yield {"base": base, "secret": secret, "customer": customer,
+                   "from": first.date().isoformat(), "to": last.date().isoformat()}  # fmt: skip
     finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
         engine.dispose()
         passwords.set_hasher(previous)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _tab(browser: Any) -> Any:
