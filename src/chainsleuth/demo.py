@@ -188,7 +188,7 @@ def prepare_demo(
             "ethereum": cluster_chain(store, "ethereum", ClusterOptions(hot_wallets=exchange_wallets)),
         }
         with session_scope(engine) as session:
-            monitoring = run_rules_over_store(engine, session, load_rules())
+            monitoring = run_rules_over_store(engine, session, load_rules(), chain_store=store)  # indirect exposure
     finally:
         engine.dispose()
     return DemoReport(

@@ -91,13 +91,22 @@ def run(
     rules: RulePaths = None,
     batch: bool = typer.Option(True, "--batch/--stream", help="DuckDB batch (default) or the streaming engine."),
     dry_run: bool = typer.Option(False, help="Report what would be stored, store nothing."),
+    exposure_hops: int = typer.Option(3, min=1, help="Hops of indirect exposure (chain store)."),
+    exposure_min_share: float = typer.Option(0.0, min=0.0, max=1.0, help="Ignore indirect shares below this."),
 ) -> None:
     """Run the rules over the relational store's ledger and store alerts and shadow hits."""
     from chainsleuth.monitor.service import run_rules_over_store
+    from chainsleuth.store.chainstore import ChainStore
 
     ruleset = _rules(rules)
+    # Indirect exposure (issue 4): the configured chain store, when one was ingested.
+    chain_dir = get_settings().chain_dir
+    chain_store = ChainStore(chain_dir) if Path(chain_dir).is_dir() else None
     with _store() as engine, session_scope(engine) as session:
-        result = run_rules_over_store(engine, session, ruleset, streaming=not batch, dry_run=dry_run)
+        result = run_rules_over_store(
+            engine, session, ruleset, streaming=not batch, dry_run=dry_run, chain_store=chain_store,
+            exposure_hops=exposure_hops, exposure_min_share=exposure_min_share,
+        )  # fmt: skip
     if result.stored is None:
         stdout.print(f"{result.hits} hits, {result.alerts} alerts, {result.shadow_hits} shadow hits")
         return

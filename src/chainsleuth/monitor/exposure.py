@@ -5,7 +5,9 @@ Rules call ``exposure(address, "sanctions")``; the engines ask an :class:`Exposu
 tags): for a withdrawal the destination address itself, for a deposit the addresses that funded the deposit
 transaction (resolved by a ``senders`` function: the chain store, or a world's chain exports), weighted by value
 where the chain says it. *Indirect* exposure (funds that passed through intermediaries) is the chain engine's
-job; it plugs in as another provider passed as ``indirect``, whose answers are marked tier ``indirect``.
+job; it plugs in as another provider passed as ``indirect`` (:mod:`chainsleuth.monitor.indirect`), whose answers
+fill the categories the tags did not answer, with the tier the chain engine gives them (``indirect`` when the
+funds passed through intermediaries, ``direct`` when the chain shows a tagged sender the tags alone missed).
 
 Every answer carries its evidence (address, label, source, confidence), which alerts store as chain evidence.
 """
@@ -125,7 +127,7 @@ class TagExposureProvider:
         if self.indirect is not None:
             for category, hit in self.indirect.exposure(chain, address, tx_hash, direction).items():
                 if category not in result:
-                    result[category] = ExposureHit(category, hit.share, "indirect", hit.evidence)
+                    result[category] = hit
         return result
 
 

@@ -187,6 +187,30 @@ def render(template: str, values: Mapping[str, Any]) -> str:
                             template)  # fmt: skip
 
 
+def describe_exposure(record: Mapping[str, Any], limit: int = 2) -> str:
+    """One exposure hit as people read it: tier, then per counterparty its label, tag source, confidence and the
+    path of addresses the funds took (bridge crossings marked), e.g. ``indirect: OFAC SDN X (source ofac,
+    confidence 100) via a → b → [bridge] c``."""
+    parts: list[str] = []
+    evidence = list(record.get("evidence") or ())
+    for item in evidence[:limit]:
+        text = f"{item.get('label') or item.get('address')} (source {item.get('source')}, " \
+               f"confidence {item.get('confidence')})"  # fmt: skip
+        hops = list(item.get("path") or ())
+        if hops:
+            steps = [str(hops[0].get("from_address") or item.get("address"))]
+            for hop in hops:
+                mark = "[bridge] " if hop.get("bridge_memo") else ""
+                step = f"{mark}{hop.get('to_address')}"
+                if step != steps[-1]:  # a UTXO path starts with the output the next hop spends
+                    steps.append(step)
+            text += f" via {' → '.join(steps)} ({len(hops)} hop{'s' if len(hops) > 1 else ''})"
+        parts.append(text)
+    if len(evidence) > limit:
+        parts.append(f"and {len(evidence) - limit} more")
+    return f"{record.get('tier', 'direct')}: " + ("; ".join(parts) if parts else "no evidence recorded")
+
+
 def make_hit(rule: Rule, env: Env) -> RuleHit | None:
     """Evaluate ``rule`` on ``env``; a hit with its values and evidence when the condition is true."""
     env.evidence = []
@@ -205,6 +229,8 @@ def make_hit(rule: Rule, env: Env) -> RuleHit | None:
         for name in profile or {}:
             texts[f"{scope}.{name}"] = _read(env, Ref("str", scope, name))
     texts.update(values)
+    for record in env.evidence:  # {exposure_<category>_evidence}: the tier, tag source, confidence and path
+        texts[f"exposure_{record['category']}_evidence"] = describe_exposure(record)
     texts["timestamp"] = from_micros(env.ts).isoformat()
     return RuleHit(
         rule_id=rule.id,
