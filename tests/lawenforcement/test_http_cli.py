@@ -134,6 +134,13 @@ def test_http_portal_end_to_end(client: TestClient, world: World) -> None:
         session.execute(update(LePackage).values(expires_at=utcnow() - timedelta(minutes=1)))
     gone = client.get(f"/api/le/packages/{package['id']}/download", headers=lro1)
     assert gone.status_code == 410
+    with session_scope(world.engine) as session:
+        session.execute(update(LeOfficer).where(LeOfficer.username == world.alice.username).values(totp_last_step=0))
+    # The officer's TOTP check writes; the expiry refusal (audited on its own) must come first, or SQLite's single
+    # writer turns the 410 into a lock timeout.
+    gone_for_officer = client.get(f"/api/le/packages/{package['id']}/download",
+                                  headers={**alice, "X-TOTP-Code": _code(world.alice_secret)})  # fmt: skip
+    assert gone_for_officer.status_code == 410
 
     freeze = client.post("/api/le/requests", headers={**olga, "X-TOTP-Code": _code(secret, 1)}, files=files,
                          data={**FIELDS, "request_type": "freeze", "legal_basis": "freezing_order",

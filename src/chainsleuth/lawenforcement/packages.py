@@ -297,19 +297,30 @@ def reject_package(session: Session, approver: Actor, package_id: int, reason: s
     return package
 
 
-def download_package(
+def refuse_if_expired(
     session: Session, actor: Actor, package_id: int, now: datetime | None = None
-) -> tuple[bytes, dict[str, Any], str]:
-    """``(ciphertext, envelope, filename)`` of an approved package for the requesting agency, until it expires."""
-    at = moment(now)
+) -> tuple[LePackage, LeRequest]:
+    """The approved package and its request; PackageExpiredError (audited) once it has expired.
+
+    Writes nothing in ``session``: callers run it before anything else in their transaction writes (a TOTP check
+    does), because the refusal is audited in a transaction of its own and SQLite has a single writer.
+    """
     package, request = get_package(session, actor, package_id)
     if package.status != "approved" or package.sealed_file_id is None:
         raise NotFoundError("no such package", package_id=package_id)
-    if package.expires_at is None or package.expires_at <= at:
+    if package.expires_at is None or package.expires_at <= moment(now):
         audit.record_independently(engine_of(session), actor, "le_package.download_expired", PACKAGE_OBJECT,
                                    str(package.id), purpose=request.reference)  # fmt: skip
         raise PackageExpiredError("this package has expired: ask the exchange to re-issue it",
                                   expired_at=str(package.expires_at))  # fmt: skip
+    return package, request
+
+
+def download_package(
+    session: Session, actor: Actor, package_id: int, now: datetime | None = None
+) -> tuple[bytes, dict[str, Any], str]:
+    """``(ciphertext, envelope, filename)`` of an approved package for the requesting agency, until it expires."""
+    package, request = refuse_if_expired(session, actor, package_id, now)
     row = session.get(LeFile, package.sealed_file_id)
     assert row is not None
     package.download_count += 1

@@ -11,7 +11,6 @@ limit, and malformed target rows are kept and listed row by row for correction.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import pyotp
@@ -359,9 +358,7 @@ def download(
     """The sealed package with its envelope, until it expires (then 410 Gone); a fresh code is required."""
     package, found = packages.get_package(db, viewer.principal, package_id)
     try:
-        if package.expires_at is not None and package.expires_at <= datetime.now(UTC):
-            # Refused (and audited in its own transaction) before this one writes anything: SQLite has one writer.
-            packages.download_package(db, viewer.principal, package.id)
+        packages.refuse_if_expired(db, viewer.principal, package.id)  # before the TOTP check writes anything
         officers.check_totp(db, viewer.principal, code)
     except ChainsleuthError as error:
         db.rollback()

@@ -227,9 +227,10 @@ def list_packages(request_id: str, who: Reader, session: DbSession) -> list[dict
 
 @router.get("/packages/{package_id}/download", summary="Download a sealed package (410 once it has expired)")
 def download(package_id: int, who: Reader, session: DbSession, totp: Totp = None) -> Response:
-    if is_agency_scoped(who):
-        officers.check_totp(session, who, totp)
     try:
+        packages.refuse_if_expired(session, who, package_id)  # before the TOTP check writes anything
+        if is_agency_scoped(who):
+            officers.check_totp(session, who, totp)
         data, envelope, filename = packages.download_package(session, who, package_id)
     except packages.PackageExpiredError as error:
         raise HTTPException(status_code=410, detail=error.message) from None
