@@ -27,6 +27,7 @@ from chainsleuth.errors import ConflictError
 from chainsleuth.ingest.etl import IngestReport, ingest_world_chains
 from chainsleuth.ingest.etl_common import IngestProgress
 from chainsleuth.ingest.ledger import LoadReport, load_exchange
+from chainsleuth.lawenforcement.demo_seed import seed_demo_officer
 from chainsleuth.monitor.rules import load_rules
 from chainsleuth.monitor.service import MonitorRun, run_rules_over_store
 from chainsleuth.privacy.keyfile import create_key_file
@@ -37,7 +38,6 @@ from chainsleuth.store.migrate import upgrade_to_head
 from chainsleuth.store.models.tags import Tag
 from chainsleuth.store.models.users import Role
 from chainsleuth.store.users import seed_demo_users
-from chainsleuth.web.le_common import seed_demo_officer
 from chainsleuth.world.config import WorldConfig
 
 WORLD_SUBDIR = "world"

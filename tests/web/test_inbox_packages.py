@@ -16,12 +16,12 @@ from sqlalchemy import Engine, func, select, update
 
 from chainsleuth.api.app import create_app
 from chainsleuth.config import Settings
+from chainsleuth.lawenforcement.demo_seed import seed_demo_officer
 from chainsleuth.privacy import passwords
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.models import LedgerEvent
 from chainsleuth.store.models.lawenforcement import LeOfficer
 from chainsleuth.store.models.users import User
-from chainsleuth.web.le_common import seed_demo_officer
 from chainsleuth.web.sessions import COOKIE_NAME, credential_fingerprint
 from tests.lawenforcement.conftest import ADMIN, make_pdf
 from tests.web.helpers import csrf_from, load_tiny_world

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, select, update
 
 from chainsleuth.api.app import create_app
 from chainsleuth.config import Settings
+from chainsleuth.lawenforcement.demo_seed import seed_demo_officer
 from chainsleuth.lawenforcement.packages import FIELDS
 from chainsleuth.lawenforcement.sealing import open_sealed
 from chainsleuth.privacy import passwords
@@ -27,7 +28,7 @@ from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.models import LedgerEvent
 from chainsleuth.store.models.lawenforcement import LeOfficer, LePackage
 from chainsleuth.store.models.users import User
-from chainsleuth.web.le_common import open_container, seed_demo_officer
+from chainsleuth.web.le_common import open_container
 from chainsleuth.web.sessions import COOKIE_NAME, credential_fingerprint
 from tests.lawenforcement.conftest import ADMIN, make_pdf, onboard
 from tests.web.helpers import csrf_from, load_tiny_world, login

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from chainsleuth.api.app import create_app
 from chainsleuth.config import Settings
+from chainsleuth.lawenforcement.demo_seed import seed_demo_officer
 from chainsleuth.lawenforcement.packages import FIELDS
 from chainsleuth.lawenforcement.requests import Submission, submit_request
 from chainsleuth.lawenforcement.sealing import open_sealed
@@ -31,7 +32,7 @@ from chainsleuth.lawenforcement.targets import parse_targets_csv
 from chainsleuth.privacy import passwords
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.models import Customer, LedgerEvent
-from chainsleuth.web.le_common import open_container, seed_demo_officer
+from chainsleuth.web.le_common import open_container
 from tests.browser import SCREENSHOTS, chromium, serving
 from tests.lawenforcement.conftest import ADMIN, make_pdf, officer_principal, onboard
 from tests.web.helpers import load_tiny_world, password_of

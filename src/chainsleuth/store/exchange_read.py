@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chainsleuth.errors import InvalidInputError, NotFoundError
-from chainsleuth.store.models.exchange import Account, Balance, Customer, DepositAddress
+from chainsleuth.store.models.exchange import Account, Customer, DepositAddress
 from chainsleuth.store.models.ledger import LedgerEvent
 
 MAX_PAGE = 500
@@ -197,9 +197,3 @@ def account_events(
 def deposit_address_owner(session: Session, chain: str, address: str) -> DepositAddress | None:
     """Which of our customers a deposit address belongs to, if any."""
     return session.get(DepositAddress, (chain, address))
-
-
-def balance_of(session: Session, account_id: str, asset: str) -> Decimal:
-    """The booked balance of one account in one asset (zero when it never held it)."""
-    row = session.get(Balance, (account_id, asset))
-    return row.balance if row is not None else Decimal(0)
