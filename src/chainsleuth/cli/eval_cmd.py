@@ -40,7 +40,13 @@ def amlsim(
     max_step: Annotated[int | None, typer.Option(help="Keep only transactions up to this step.")] = None,
     gfp: Annotated[bool, typer.Option(help="Include IBM's GFP baseline when snapml is installed.")] = True,
 ) -> None:
-    """Account classification on an IBM AMLSim sample: rules vs LightGBM (raw, graph, GFP)."""
+    """Account classification on an IBM AMLSim sample: rules vs LightGBM (raw, graph, profile, GFP).
+
+    Methods: the best single-threshold rule; LightGBM on raw degree and amount statistics, on all our features
+    (graph), on the drift-robust set (profile: raw + lifetime habits + neighbours + exposure to accounts flagged
+    earlier), and on IBM's GFP features with and without the same flagged-account exposure (when snapml is
+    installed). Five label periods ending at the last step: three for training, one for validation, one for test.
+    """
     from chainsleuth.monitor.evaluation.accounts import evaluate_accounts
     from chainsleuth.monitor.evaluation.amlsim import amlsim_task, load_amlsim
     from chainsleuth.monitor.evaluation.gfp import gfp_account_features, snapml_available
@@ -59,7 +65,13 @@ def world(
     out: OutOpt = Path("eval-results"),
     seeds: SeedsOpt = 5,
 ) -> None:
-    """Recall per typology and false positives per 1,000 customers on the simulator's ground truth."""
+    """Recall per typology and false positives per 1,000 customers on the simulator's ground truth.
+
+    Methods, all scored on the same test customers: the best single-threshold rule; LightGBM on raw, graph and
+    profile features of the ledger's transfer graph; and the shipped rule library (rule_library: its active rules
+    over the ledger up to the test time, batch engine, direct TagPack exposure only; a customer is alerted when
+    at least one rule hits it in the test period). Snapshots at the 20/40/60/80 % quantiles of the illicit onsets.
+    """
     from chainsleuth.monitor.evaluation.world import evaluate_world
 
     _emit(evaluate_world(directory, seeds=_seeds(seeds)), out, "world")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -77,7 +78,8 @@ def test_threshold_uses_validation_labels_and_test_labels_open_only_after_scorin
 
 def test_amlsim_subsample_beats_the_base_rate(amlsim_small: Any) -> None:
     task, snaps = amlsim_small
-    report = evaluate_accounts(task, seeds=(0,), methods=("rules", "lgbm_graph"), train_config=FAST, snapshots=snaps)
+    methods = ("rules", "lgbm_graph", "lgbm_profile")
+    report = evaluate_accounts(task, seeds=(0,), methods=methods, train_config=FAST, snapshots=snaps)
     base = report["data"]["test"]["base_rate"]
     assert 0 < base < 0.02
     pr = report["methods"]["lgbm_graph"]["summary"]["pr_auc"]["mean"]
@@ -86,6 +88,31 @@ def test_amlsim_subsample_beats_the_base_rate(amlsim_small: Any) -> None:
     assert pr > 40 * base
     assert report["methods"]["rules"]["rule"]
     assert report["methods"]["lgbm_graph"]["summary"]["recall_by_group"]["fan-in"]["recall"]["mean"] >= 0
+
+
+def test_flagged_account_exposure_reads_only_onsets_before_the_period(amlsim_small: Any) -> None:
+    """The known_* columns at snapshot T see accounts flagged before T's label period, never later onsets."""
+    task, snaps = amlsim_small
+    since = [task.start, *task.times[:-1]]
+    rng = np.random.default_rng(0)
+    later = np.isfinite(task.onset) & (task.onset > since[2])
+    moved = task.onset.copy()
+    moved[later] = rng.uniform(since[2] + 1, task.test_time, int(later.sum())).round()  # reshuffle future onsets
+    again = accounts.build_snapshots(dataclasses.replace(task, onset=moved))
+    names = [n for n in snaps[2].features["graph"].names if n.startswith("known_")]
+    assert len(names) == 8
+    for k in range(3):  # snapshots whose period starts at or before since[2] see the same flagged accounts
+        np.testing.assert_array_equal(
+            again[k].features["graph"].select(names).values, snaps[k].features["graph"].select(names).values
+        )
+    assert np.nansum(snaps[2].features["graph"].select(names).values) > 0  # the columns carry something to leak
+    earlier = np.isfinite(task.onset) & (task.onset <= since[1])
+    unflag = task.onset.copy()
+    unflag[earlier] = np.nan
+    changed = accounts.build_snapshots(dataclasses.replace(task, onset=unflag))
+    assert not np.array_equal(
+        changed[2].features["graph"].select(names).values, snaps[2].features["graph"].select(names).values
+    )
 
 
 def _write_world(root: Path) -> None:

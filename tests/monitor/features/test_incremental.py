@@ -37,8 +37,8 @@ def edge_lists(draw: st.DrawFn) -> tuple[EdgeList, FeatureConfig]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(edge_lists(), st.integers(0, 3))
-def test_incremental_equals_bulk(case: tuple[EdgeList, FeatureConfig], later: int) -> None:
+@given(edge_lists(), st.integers(0, 3), st.integers(0, 2**7 - 1))
+def test_incremental_equals_bulk(case: tuple[EdgeList, FeatureConfig], later: int, known_bits: int) -> None:
     e, cfg = case
     bulk = edge_features(e, cfg)
     stream = StreamingFeatures(cfg, nodes=range(e.n_nodes))
@@ -50,6 +50,12 @@ def test_incremental_equals_bulk(case: tuple[EdgeList, FeatureConfig], later: in
     at = int(e.time[-1]) + later
     acc = account_features(e, at, cfg)
     _assert_same(acc.names, stream.account_features(at).values, acc.values, e)
+    known = np.array([(known_bits >> k) & 1 == 1 for k in range(e.n_nodes)])
+    acc_known = account_features(e, at, cfg, known_illicit=known)
+    assert acc_known.names[-8:] == [
+        f"known_{s}_{k}" for s in ("out", "in") for k in ("count", "share", "amount_share", "partners")
+    ]
+    _assert_same(acc_known.names, stream.account_features(at, known_illicit=known).values, acc_known.values, e)
 
 
 def _assert_same(names: list[str], stream: np.ndarray, bulk: np.ndarray, e: EdgeList) -> None:

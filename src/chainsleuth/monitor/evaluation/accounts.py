@@ -12,6 +12,8 @@ is cut into snapshots at increasing times T:
 - several training snapshots are stacked, one validation snapshot follows them, one test snapshot follows that.
   The validation snapshot alone drives early stopping, rule thresholds and the alert threshold; the test
   labels are sealed (``SealedLabels``) until the test scores are final.
+- accounts whose onset is ``<= S`` are what the exchange had already flagged when the period began: they feed the
+  ``known_*`` exposure columns (transfers with flagged accounts) of the snapshot at T, never its labels.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from chainsleuth.monitor.features.bulk import (
     FeatureMatrix,
     account_features,
     edge_features,
+    profile_account_features,
     raw_account_features,
 )
 from chainsleuth.monitor.features.edges import EdgeList, FeatureError, FloatArray
@@ -91,12 +94,22 @@ def build_snapshots(task: AccountTask, extra: dict[str, ExtraFeatures] | None = 
     for since, t in zip([task.start, *task.times[:-1]], task.times, strict=True):
         rows, y = snapshot_labels(task.onset, since, t, eligible)
         known = task.edges.until(t)  # nothing after t is even passed in
-        feats = account_features(known, t, task.config, edge_feats=edge_features(known, task.config))
+        flagged = task.onset <= since  # NaN (never illicit) compares False
+        feats = account_features(
+            known, t, task.config, edge_feats=edge_features(known, task.config), known_illicit=flagged
+        )
         snap = Snapshot(t, rows, y, {"graph": FeatureMatrix(feats.names, feats.values[rows])})
         for name, fn in (extra or {}).items():
             m = fn(known, t)
             if m is not None:
                 snap.features[name] = FeatureMatrix(m.names, m.values[rows])
+        if "gfp" in snap.features:  # IBM's features with the same flagged-account exposure as ours
+            known_cols = [n for n in feats.names if n.startswith("known_")]
+            gfp = snap.features["gfp"]
+            extra_cols = snap.features["graph"].select(known_cols).values
+            snap.features["gfp_known"] = FeatureMatrix(
+                gfp.names + known_cols, np.column_stack([gfp.values, extra_cols])
+            )
         out.append(snap)
     return out
 
@@ -106,7 +119,7 @@ def _stack(snaps: Sequence[Snapshot], key: str, names: list[str]) -> tuple[Float
     return x, np.concatenate([s.y for s in snaps])
 
 
-def _score_report(
+def score_report(
     y: NDArray[np.int64], score: FloatArray, threshold: float, groups: list[str | None], budget: float
 ) -> dict[str, Any]:
     at = f1_at(y, score, threshold)
@@ -130,8 +143,11 @@ def _method_features(snaps: Sequence[Snapshot], method: str) -> tuple[str, list[
         return "graph", raw_account_features(graph)
     if method == "lgbm_graph":
         return "graph", list(graph)
-    if method == "lgbm_gfp":
-        return "gfp", snaps[0].features["gfp"].names
+    if method == "lgbm_profile":
+        return "graph", profile_account_features(graph)
+    if method in ("lgbm_gfp", "lgbm_gfp_known"):
+        key = method.removeprefix("lgbm_")
+        return key, snaps[0].features[key].names
     raise FeatureError(f"unknown method {method!r}")
 
 
@@ -156,7 +172,7 @@ def _rules(snaps: Sequence[Snapshot], groups: list[str | None], budget: float) -
     _, feat, thr = best
     score = _floor_nan(test.features["graph"].column(feat))
     y = SealedLabels(test.y).open(score, threshold_frozen=True)
-    rep = _score_report(y, score, thr, groups, budget)
+    rep = score_report(y, score, thr, groups, budget)
     rep["rule"] = f"{feat} >= {thr:g}"
     return rep
 
@@ -165,7 +181,7 @@ def evaluate_accounts(
     task: AccountTask,
     *,
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
-    methods: Sequence[str] = ("rules", "lgbm_raw", "lgbm_graph", "lgbm_gfp"),
+    methods: Sequence[str] = ("rules", "lgbm_raw", "lgbm_graph", "lgbm_profile", "lgbm_gfp", "lgbm_gfp_known"),
     extra: dict[str, ExtraFeatures] | None = None,
     train_config: TrainConfig | None = None,
     snapshots: list[Snapshot] | None = None,
@@ -182,7 +198,7 @@ def evaluate_accounts(
             rep = _rules(snaps, test_groups, task.budget)
             results[method] = {"runs": [rep], "summary": mean_std([rep]), "rule": rep["rule"]}
             continue
-        if method == "lgbm_gfp" and "gfp" not in test.features:
+        if method in ("lgbm_gfp", "lgbm_gfp_known") and "gfp" not in test.features:
             results[method] = {"skipped": "snapml (IBM GraphFeaturePreprocessor) is not installed"}
             continue
         key, names = _method_features(snaps, method)
@@ -197,7 +213,7 @@ def evaluate_accounts(
                                 data_hash=task.edges.until(task.val_time).digest())  # fmt: skip
             score = model.predict_proba(x_te)
             y = SealedLabels(test.y).open(score, threshold_frozen=True)
-            rep = _score_report(y, score, model.threshold, test_groups, task.budget)
+            rep = score_report(y, score, model.threshold, test_groups, task.budget)
             rep["threshold"] = model.threshold
             runs.append(rep)
         results[method] = {"runs": runs, "summary": mean_std(runs), "n_features": len(names)}

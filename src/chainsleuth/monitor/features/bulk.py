@@ -22,9 +22,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from chainsleuth.monitor.features.edges import EdgeList, FeatureError, FloatArray, IntArray, window_starts
 from chainsleuth.monitor.features.index import GroupIndex, ssorted
+from chainsleuth.monitor.features.profile import profile_feature_names, profile_features
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,9 @@ def edge_feature_names(config: FeatureConfig) -> list[str]:
     return [*names, "amount", *PATTERN_EDGE_FEATURES, "src_passthrough_delay"]
 
 
-def account_feature_names(config: FeatureConfig, exposure: Mapping[str, FloatArray] | None = None) -> list[str]:
+def account_feature_names(
+    config: FeatureConfig, exposure: Mapping[str, FloatArray] | None = None, *, known: bool = False
+) -> list[str]:
     names: list[str] = []
     for w in config.windows:
         for side in ("out", "in"):
@@ -76,12 +80,23 @@ def account_feature_names(config: FeatureConfig, exposure: Mapping[str, FloatArr
     names += ["cycle_edges", "sg_gather", "sg_member", "gs_max", "passthrough_mean_delay", "fast_out_share"]
     for side in ("out", "in"):
         names += [f"{side}_edges_{agg}_{f}" for f in edge_feature_names(config) for agg in ("mean", "max")]
+    names += profile_feature_names(known)
     return names + [f"exposure_{k}" for k in sorted(exposure or {})]
 
 
 def raw_account_features(names: list[str]) -> list[str]:
     """The degree and amount statistics only: the 'raw features' baseline (no fan, patterns or velocity)."""
     return [n for n in names if re.fullmatch(r"(out|in)_(count|sum|mean|min|max|std)_\d+", n)]
+
+
+def profile_account_features(names: list[str]) -> list[str]:
+    """Raw statistics plus the drift-robust families of ``profile``: lifetime habits, neighbours, known exposure.
+
+    The windowed pattern and per-edge aggregates are left out: on data whose activity level moves (AMLSim's last
+    weeks) they shift with it, and validation periods cannot show it (see docs/detection.md).
+    """
+    raw = raw_account_features(names)
+    return raw + [n for n in names if n.startswith(("life_", "nbr_", "known_"))]
 
 
 @dataclass(frozen=True)
@@ -312,12 +327,14 @@ def account_features(
     *,
     edge_feats: FeatureMatrix | None = None,
     exposure: Mapping[str, FloatArray] | None = None,
+    known_illicit: NDArray[np.bool_] | None = None,
 ) -> FeatureMatrix:
     """Features of every node as of time ``at``, from edges with ``time <= at`` only.
 
     ``edge_feats`` (from ``edge_features`` on the same or a longer edge list) avoids recomputing patterns; it is
     safe to pass features computed on *later* data too, because per-edge features are causal. ``exposure`` maps a
     category to a per-node share (e.g. from the chain engine's exposure scores) and is appended as columns.
+    ``known_illicit`` flags the nodes already known to be illicit at ``at`` and adds the ``known_*`` columns.
     """
     n = e.n_nodes
     q = int(np.searchsorted(e.time, at, side="right"))  # edges [0, q) are known at `at`
@@ -344,12 +361,15 @@ def account_features(
     cols.append(gsmax)
     cols += _velocity(e, ef, at, q, max(config.windows), config.fast_window)
     cols += _edge_aggregates(e, ef, at, q, max(config.windows))
+    prof = profile_features(e, at, known_illicit)
+    cols += [prof[:, j] for j in range(prof.shape[1])]
     for k in sorted(exposure or {}):
         arr = np.asarray((exposure or {})[k], dtype=np.float64)
         if arr.shape != (n,):
             raise FeatureError(f"exposure '{k}' must have one value per node ({n}), got shape {arr.shape}")
         cols.append(arr)
-    return FeatureMatrix(account_feature_names(config, exposure), np.column_stack(cols))
+    names = account_feature_names(config, exposure, known=known_illicit is not None)
+    return FeatureMatrix(names, np.column_stack(cols))
 
 
 def _velocity(e: EdgeList, ef: FeatureMatrix, at: int, q: int, window: int, fast: int) -> list[FloatArray]:

@@ -2,7 +2,8 @@
 
 A monitoring engine sees one transfer at a time and must score it at once, so it cannot rerun the bulk
 computation. ``StreamingFeatures`` keeps, per node, the edges it sent and received that are still inside the
-longest window (older ones are evicted, so memory is bounded by the window, not the history), and answers the
+longest window (older ones are evicted, so memory is bounded by the window, not the history) plus the lifetime
+profile of ``profile.ProfileState`` (bounded by distinct amounts and partners), and answers the
 same per-edge features as :func:`edge_features` when an edge arrives and the same account features as
 :func:`account_features` on demand. The definitions live in ``bulk``; tests check both paths agree.
 """
@@ -15,6 +16,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from chainsleuth.monitor.features.bulk import (
     FeatureConfig,
@@ -23,6 +25,7 @@ from chainsleuth.monitor.features.bulk import (
     edge_feature_names,
 )
 from chainsleuth.monitor.features.edges import FeatureError, FloatArray
+from chainsleuth.monitor.features.profile import ProfileState
 
 
 @dataclass
@@ -59,6 +62,7 @@ class StreamingFeatures:
         self._retain = max((*config.windows, config.pattern_window))
         self._n = 0
         self._now: int | None = None
+        self._profile = ProfileState()
 
     @property
     def labels(self) -> list[Hashable]:
@@ -102,6 +106,7 @@ class StreamingFeatures:
         e.delay = float(time - last) if last is not None else math.nan
         self._out[u].append(e)
         self._in[v].append(e)
+        self._profile.update(u, v, float(amount))
         self._last_in[v] = time
         for w in self.config.windows:
             lo = time - w
@@ -141,20 +146,26 @@ class StreamingFeatures:
         recv_u = {r.dst for r in self._out[u] if r.time >= lo and not r.loop} | {v}
         return c2, c3, sg, len(senders_u) * len(recv_u)
 
-    def account_features(self, at: int, exposure: Mapping[str, FloatArray] | None = None) -> FeatureMatrix:
+    def account_features(
+        self,
+        at: int,
+        exposure: Mapping[str, FloatArray] | None = None,
+        known_illicit: NDArray[np.bool_] | None = None,
+    ) -> FeatureMatrix:
         """Features of every known node as of ``at`` (not earlier than the last edge seen)."""
         if self._now is not None and at < self._now:
             raise FeatureError("streaming state can only answer as of the latest edge time or later")
         cfg = self.config
-        rows = [self._account_row(a, at) for a in range(len(self._labels))]
         n = len(self._labels)
+        profile = self._profile.rows(n, known_illicit)
+        rows = [self._account_row(a, at) + profile[a].tolist() for a in range(n)]
         for k in sorted(exposure or {}):
             arr = np.asarray((exposure or {})[k], dtype=np.float64)
             if arr.shape != (n,):
                 raise FeatureError(f"exposure '{k}' must have one value per node ({n}), got shape {arr.shape}")
             for a in range(n):
                 rows[a].append(float(arr[a]))
-        names = account_feature_names(cfg, exposure)
+        names = account_feature_names(cfg, exposure, known=known_illicit is not None)
         return FeatureMatrix(names, np.array(rows, dtype=np.float64).reshape(n, len(names)))
 
     def _account_row(self, a: int, at: int) -> list[float]:

@@ -34,6 +34,35 @@ _FIXED = {
     "passthrough_mean_delay": "mean time from receiving funds to sending them on",
     "fast_out_share": "share of inflow sent on within the fast window",
 }
+_LIFE = {
+    "count": "number of {side} ever",
+    "std": "spread (std) of the amounts of all {side}",
+    "cv": "spread relative to the mean amount of all {side}",
+    "distinct_amounts": "different amounts used in all {side}",
+    "distinct_share": "different amounts per transfer among all {side} (low = one habitual amount)",
+    "min_max_ratio": "smallest over largest amount of all {side}",
+    "fan": "distinct counterparties of all {side}",
+}
+_KNOWN = {
+    "count": "{side} with accounts already flagged as illicit",
+    "share": "share of {side} that involve accounts already flagged as illicit",
+    "amount_share": "share of the value of {side} that involves accounts already flagged as illicit",
+    "partners": "distinct accounts already flagged as illicit among the counterparties of {side}",
+}
+
+
+def _profile(name: str) -> str | None:
+    m = re.fullmatch(r"life_(out|in)_(\w+)", name)
+    if m and m.group(2) in _LIFE:
+        return _LIFE[m.group(2)].format(side=_SIDE[m.group(1)])
+    m = re.fullmatch(r"known_(out|in)_(\w+)", name)
+    if m and m.group(2) in _KNOWN:
+        return _KNOWN[m.group(2)].format(side=_SIDE[m.group(1)])
+    m = re.fullmatch(r"nbr_(out|in)_(mean|max)_(life_\w+)", name)
+    if m:
+        who = "receivers" if m.group(1) == "out" else "senders"
+        return f"{m.group(2)} over the account's {who} of: {_profile(m.group(3))}"
+    return None
 
 
 def _window(w: str) -> str:
@@ -51,6 +80,9 @@ def describe(name: str) -> str:
         return _FIXED[name]
     if name.startswith("exposure_"):
         return f"share of funds exposed to {name.removeprefix('exposure_').replace('_', ' ')}"
+    profile = _profile(name)
+    if profile is not None:
+        return profile
     if name.startswith("gfp_"):
         return f"IBM Graph Feature Preprocessor feature {name.removeprefix('gfp_')}"
     m = re.fullmatch(r"(out|in)_edges_(mean|max)_(.+)", name)
