@@ -20,6 +20,8 @@ class ChainsleuthError(Exception):
         super().__init__(message)
         self.message = message
         self.details: dict[str, Any] = details
+        # set by code that already wrote this refusal to the audit log, so the request layer does not write it twice
+        self.audited = False
 
     def __str__(self) -> str:
         if not self.details:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from chainsleuth.api.app import create_app
@@ -19,6 +19,7 @@ from chainsleuth.api.routers import cases as cases_router
 from chainsleuth.cli import actions_cmd, cases_cmd
 from chainsleuth.config import Settings, get_settings
 from chainsleuth.store.db import session_scope
+from chainsleuth.store.models.audit import AuditEntry
 from chainsleuth.store.users import create_user
 from tests.cases.conftest import make_alert
 
@@ -51,6 +52,14 @@ def _auth(client: TestClient, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+def _refusals(engine: Engine) -> list[AuditEntry]:
+    with session_scope(engine) as session:
+        rows = session.scalars(select(AuditEntry).where(AuditEntry.action == "access.refused").order_by(AuditEntry.seq))
+        entries = list(rows)
+        session.expunge_all()
+        return entries
+
+
 def test_http_cases_actions_reports(client: TestClient, users: Engine) -> None:
     ana, sam, col, cora = (_auth(client, n) for n in ("ana", "sam", "col", "cora"))
     alert = make_alert(users, ["E0000000003", "E0000000007"])
@@ -79,6 +88,17 @@ def test_http_cases_actions_reports(client: TestClient, users: Engine) -> None:
     self_approval = client.post(f"/api/actions/{again.json()['id']}/approve", json={"expected_version": 1}, headers=col)
     assert self_approval.status_code == 403
     assert "four-eyes" in self_approval.text
+    refused = _refusals(users)  # both refused approvals are evidence too, written after the rollback
+    assert [(r.actor, r.object_id) for r in refused][-2:] == [
+        ("sam", f"POST /api/actions/{action['id']}/approve"),
+        ("col", f"POST /api/actions/{again.json()['id']}/approve"),
+    ]
+    last, before = json.loads(refused[-1].details), json.loads(refused[-2].details)
+    assert last["error"] == "policy_violation"
+    assert "four-eyes" in last["message"]
+    assert before["error"] == "permission_denied"
+    assert client.get("/api/cases", headers=ana).status_code == 200
+    assert len(_refusals(users)) == len(refused)  # an allowed request writes no refusal
     approved = client.post(f"/api/actions/{action['id']}/approve", json={"expected_version": 1}, headers=col)
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "active"

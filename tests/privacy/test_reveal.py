@@ -167,7 +167,12 @@ def test_http_pseudonymised_reveal_search_and_audit(client: TestClient) -> None:
     assert client.get("/api/audit/verify", headers=ann).status_code == 403
     verified = client.get("/api/audit/verify", headers=aud).json()
     assert verified["ok"]
-    assert verified["entries"] == 5  # the load, 2 refusals, the reveal, the search
+    # the load, 2 refused reveals (written once each), the reveal, the search, and 2 refused requests by the
+    # analyst (the search, the audit check), audited after their transactions rolled back
+    assert verified["entries"] == 7
+    every = client.get("/api/audit/entries", headers=aud).json()
+    refused_requests = sorted(e["object_id"] for e in every if e["action"] == "access.refused")
+    assert refused_requests == ["GET /api/audit/verify", "POST /api/exchange/customers/search"]
     entries = client.get("/api/audit/entries", headers=aud, params={"object_id": "C0000002"}).json()
     assert [(e["action"], e["actor"]) for e in entries] == [
         ("customer.reveal_refused", "ann"),

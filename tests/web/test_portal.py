@@ -26,6 +26,7 @@ from chainsleuth.lawenforcement.sealing import open_sealed
 from chainsleuth.privacy import passwords
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.models import LedgerEvent
+from chainsleuth.store.models.audit import AuditEntry
 from chainsleuth.store.models.lawenforcement import LeOfficer, LePackage
 from chainsleuth.store.models.users import User
 from chainsleuth.web.le_common import open_container
@@ -259,6 +260,12 @@ def test_triage_callback_four_eyes_package_and_download(client: TestClient, worl
     refused = client.post(package_url + "/approve", data={"csrf_token": token, "days": "30"})
     assert refused.status_code == 403
     assert "four-eyes" in refused.text
+    with session_scope(engine) as s:  # the refused approval is in the audit log, written after the rollback
+        refusal = s.scalars(select(AuditEntry).where(AuditEntry.action == "access.refused")
+                            .order_by(AuditEntry.seq.desc())).first()  # fmt: skip
+        assert refusal is not None
+        assert refusal.object_id == f"POST {package_url}/approve"
+        assert "four-eyes" in refusal.details
     token = enter(client, engine, LRO2[0])
     approved = client.post(package_url + "/approve", data={"csrf_token": token, "days": "30"})
     password = re.search(r'id="password-value">([^<]+)<', approved.text)

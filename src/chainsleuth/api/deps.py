@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from chainsleuth.api.tokens import TokenSigner
 from chainsleuth.config import Settings
-from chainsleuth.errors import AuthenticationError, PermissionDeniedError
+from chainsleuth.errors import AuthenticationError, ChainsleuthError, PermissionDeniedError, PolicyViolationError
+from chainsleuth.privacy import audit
 from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.db import session_scope
 from chainsleuth.store.models.users import Role, User
@@ -50,10 +51,56 @@ def get_chain_store(request: Request) -> ChainStore:
     return store
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    """One transaction per request: committed on success, rolled back on any error."""
-    with session_scope(engine) as session:
-        yield session
+REFUSALS = (PermissionDeniedError, PolicyViolationError)
+
+
+def get_session(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    """One transaction per request: committed on success, rolled back on any error.
+
+    A refusal (a role without the permission, self-approval, acting on a frozen account…) of an identified caller
+    is then written to the audit log in a transaction of its own, *after* the request's transaction has rolled
+    back: an attempt on money or personal data is evidence too, and with SQLite's single writer an independent
+    transaction could not write while the request's still held the lock.
+    """
+    try:
+        with session_scope(engine) as session:
+            yield session
+    except REFUSALS as refusal:
+        audit_refusal(request, engine, refusal)
+        raise
+    # a page that caught a refusal and rendered it itself (``note_refusal`` / ``error_page``)
+    shown = session.info.get("refusal") or getattr(request.state, "refusal", None)
+    if isinstance(shown, ChainsleuthError):
+        audit_refusal(request, engine, shown)
+
+
+def note_refusal(session: Session, error: ChainsleuthError) -> None:
+    """For a handler that catches a refusal to show it on its own page: the request's session dependency
+    audits it when the request's transaction has ended."""
+    if isinstance(error, REFUSALS) and not error.audited:
+        session.info["refusal"] = error
+
+
+def audit_refusal(request: Request, engine: Engine, refusal: ChainsleuthError) -> None:
+    """Audit ``refusal`` as ``access.refused`` on the request's method and path (once; anonymous callers are
+    the authentication layer's business). Only the error's class and message are kept: messages name what was
+    refused, never personal values."""
+    actor = getattr(request.state, "principal", None)
+    if actor is None:
+        viewer = getattr(request.state, "viewer", None)
+        actor = getattr(viewer, "principal", None)
+    if actor is None or refusal.audited:
+        return
+    route = getattr(request.scope.get("route"), "path", None) or request.url.path
+    audit.record_independently(
+        engine,
+        actor,
+        "access.refused",
+        "request",
+        f"{request.method} {request.url.path}"[:200],
+        details={"route": route, "error": refusal.code, "message": refusal.message[:500]},
+    )
+    refusal.audited = True
 
 
 def get_signer(request: Request) -> TokenSigner:
@@ -62,6 +109,7 @@ def get_signer(request: Request) -> TokenSigner:
 
 
 def current_principal(
+    request: Request,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     signer: Annotated[TokenSigner, Depends(get_signer)],
     session: Annotated[Session, Depends(get_session)],
@@ -73,9 +121,11 @@ def current_principal(
     user = session.query(User).filter(User.username == username).one_or_none()
     if user is None or not user.active:
         raise AuthenticationError("this account no longer exists or has been deactivated")
-    return Principal(
+    principal = Principal(
         username=user.username, display_name=user.display_name, role=Role(user.role), agency_id=user.agency_id
     )
+    request.state.principal = principal  # for auditing a refusal after the request's transaction rolled back
+    return principal
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:

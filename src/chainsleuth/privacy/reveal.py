@@ -198,6 +198,7 @@ def reveal(
             purpose=purpose,
             details={**details, "reason": reason, "message": error.message},
         )
+        error.audited = True
         raise
     values = {name: getattr(customer, name) for name in wanted}
     entry = audit.record(

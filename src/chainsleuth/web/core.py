@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chainsleuth import __version__
-from chainsleuth.api.deps import Principal, get_session
+from chainsleuth.api.deps import REFUSALS, Principal, get_session
 from chainsleuth.errors import ChainsleuthError, PermissionDeniedError
 from chainsleuth.privacy.policy import PERMISSIONS, has_permission, require
 from chainsleuth.store.models.users import Role, User
@@ -242,7 +242,13 @@ def redirect(url: str) -> RedirectResponse:
 
 
 def error_page(request: Request, error: ChainsleuthError, status_code: int) -> HTMLResponse:
-    """An error as a page in the layout (or as a fragment for htmx requests)."""
+    """An error as a page in the layout (or as a fragment for htmx requests).
+
+    A refusal shown this way (the page caught it) is left on ``request.state.refusal`` for the request's session
+    dependency to audit once the request's transaction has ended.
+    """
+    if isinstance(error, REFUSALS) and not error.audited:
+        request.state.refusal = error
     viewer = getattr(request.state, "viewer", None)
     if viewer is None and isinstance(error, PermissionDeniedError):
         try:

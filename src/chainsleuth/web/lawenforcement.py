@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlalchemy.orm import Session
 
-from chainsleuth.api.deps import get_chain_store
+from chainsleuth.api.deps import get_chain_store, note_refusal
 from chainsleuth.api.errors import http_status_for
 from chainsleuth.errors import ChainsleuthError, InvalidInputError
 from chainsleuth.lawenforcement import officers, packages, responses, stats, triage
@@ -54,6 +54,7 @@ PREVIEW_ROWS = 4
 
 def _fail(db: DbSession, error: ChainsleuthError) -> tuple[str, int]:
     """Undo the failed step's writes; the page then shows why (a 404 is raised as the 404 page instead)."""
+    note_refusal(db, error)
     db.rollback()
     if http_status_for(error) == 404:
         raise error
@@ -94,6 +95,7 @@ def take_next(request: Request, viewer: Triager, db: DbSession, q: Annotated[str
     try:
         found = triage.next_request(db, viewer.principal, q if q in QUEUES else None)
     except ChainsleuthError as error:
+        note_refusal(db, error)
         db.rollback()
         context = {**_queue_context(viewer, db, q, "open"), "error": f"Nothing to take: {error.message}"}
         return render(request, "le/queue.html", viewer, context)

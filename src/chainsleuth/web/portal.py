@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chainsleuth.api.deps import note_refusal
 from chainsleuth.api.errors import http_status_for
 from chainsleuth.errors import ChainsleuthError, InvalidInputError, PermissionDeniedError
 from chainsleuth.lawenforcement import officers, packages, responses
@@ -120,6 +121,7 @@ def register(
         officer, token = officers.register_officer(db, username=username, password=password,
                                                    display_name=display_name or username, email=email)  # fmt: skip
     except ChainsleuthError as error:
+        note_refusal(db, error)
         db.rollback()
         reasons = error.details.get("reasons") or []
         return _public(request, "portal/register.html", {**context, "error": error.message, "reasons": reasons},
@@ -144,6 +146,7 @@ def verify(request: Request, db: DbSession, token: Annotated[str, Form()] = "") 
     try:
         officer = officers.verify_email(db, token)
     except ChainsleuthError as error:
+        note_refusal(db, error)
         db.rollback()
         context = {"title": "Verify your e-mail address", "token": token, "error": error.message}
         return _public(request, "portal/verify.html", context, http_status_for(error))
@@ -194,6 +197,7 @@ def totp_confirm(request: Request, viewer: Officer, db: DbSession, code: Annotat
     try:
         officers.confirm_totp(db, viewer.principal, code)
     except ChainsleuthError as error:
+        note_refusal(db, error)
         db.rollback()
         context = {**_setup_context(request, viewer, db), "error": error.message}
         return render(request, "portal/setup.html", viewer, context, status_code=http_status_for(error))
@@ -268,6 +272,7 @@ async def submit(
         created = le_requests.submit_request(db, viewer.principal, submission, targets=parsed, instrument=pdf,
                                              instrument_filename=filename, max_upload_bytes=limit)  # fmt: skip
     except ChainsleuthError as error:
+        note_refusal(db, error)
         db.rollback()
         context = _form_context(
             request,
@@ -313,6 +318,7 @@ def correct_target(
         parsed = parse_row(0, {column: value, "chain": chain})[0]
         le_requests.correct_target(db, viewer.principal, request_id, target_id, parsed)
     except ChainsleuthError as error:
+        note_refusal(db, error)
         db.rollback()
         if http_status_for(error) == 404:
             raise
@@ -334,6 +340,7 @@ async def post_message(
         responses.post_message(db, viewer.principal, request_id, body, attachment=data, filename=name,
                                max_upload_bytes=limit)  # fmt: skip
     except ChainsleuthError as error:
+        note_refusal(db, error)
         db.rollback()
         if http_status_for(error) == 404:
             raise
@@ -361,6 +368,7 @@ def download(
         packages.refuse_if_expired(db, viewer.principal, package.id)  # before the TOTP check writes anything
         officers.check_totp(db, viewer.principal, code)
     except ChainsleuthError as error:
+        note_refusal(db, error)
         db.rollback()
         status = 410 if isinstance(error, packages.PackageExpiredError) else http_status_for(error)
         return _request_page(request, viewer, db, found.reference, error=f"Not downloaded: {error.message}",
