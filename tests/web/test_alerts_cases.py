@@ -126,6 +126,37 @@ def test_alert_queue_filters_and_alert_page_explains(client: TestClient, world: 
     assert 'id="alert-case-link"' in client.get(f"/alerts/{alert_id}").text
 
 
+def test_model_alert_page_shows_reason_codes(client: TestClient, world: tuple[Settings, Engine]) -> None:
+    """A model alert stores its reason codes as one list value; the page shows them as a table, not raw text."""
+    reasons = [
+        {"feature": "life_out_std", "description": "spread (std) of the amounts of all outgoing transfers",
+         "value": 48.2, "contribution": 1.234, "direction": "raises"},
+        {"feature": "in_count_30", "description": "number of incoming transfers in the last 30 days",
+         "value": None, "contribution": -0.2, "direction": "lowers"},
+    ]  # fmt: skip
+    with session_scope(world[1]) as session:
+        template = session.scalars(select(MonitorAlert).limit(1)).one()
+        alert = MonitorAlert(
+            alert_key="model-ledger:customer:test:1", rule_id="model-ledger", rule_version=1,
+            rule_revision=template.rule_revision, rule_hash="abc", severity="high", queue="aml-high", status="open",
+            subject_type="customer", subject_id=template.customer_id, customer_id=template.customer_id, score=80.0,
+            combined_score=80.0, first_event_at=template.first_event_at, last_event_at=template.last_event_at,
+            hit_count=1, event_ids=[], explanation="model risk 0.93 >= threshold 0.41",
+            details={"expression": "model_risk >= 0.41", "thresholds": {"model_risk": 0.41},
+                     "values": {"model_risk": 0.93, "life_out_std": 48.2, "reasons": reasons}},
+        )  # fmt: skip
+        session.add(alert)
+        session.flush()
+        alert_id = alert.id
+    login(client, "analyst")
+    page = client.get(f"/alerts/{alert_id}").text
+    assert 'id="reasons"' in page
+    assert "spread (std) of the amounts of all outgoing transfers" in page
+    assert "1.234" in page
+    assert "missing" in page  # a value the model saw as missing
+    assert "{&#39;feature&#39;" not in page  # not the raw list
+
+
 def test_attach_alert_to_existing_case(client: TestClient, world: tuple[Settings, Engine]) -> None:
     login(client, "analyst")
     case_id, _ = _new_case(client, "Collected fraud alerts")

@@ -1,20 +1,23 @@
-"""``chainsleuth monitor``: rules, batch runs over the store's ledger, backtests and alerts.
+"""``chainsleuth monitor``: rules, batch runs over the store's ledger, backtests, alerts and the model detector.
 
 Rules come from the shipped library unless ``--rules`` names files or directories. ``run`` evaluates them over
 the relational store's ledger and stores alerts (and shadow-mode hits) there; ``backtest`` measures them on a
-generated world against its ground truth.
+generated world against its ground truth. ``model train`` fits the LightGBM detector on the exchange's own
+history and confirmed cases, ``model score`` turns its risk scores into explained alerts in the same queues.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -23,11 +26,23 @@ from chainsleuth.monitor.rules.loader import load_rules
 from chainsleuth.monitor.rules.model import RuleSet
 from chainsleuth.store.db import open_store, session_scope
 
+if TYPE_CHECKING:
+    from chainsleuth.monitor.models.ledger import LedgerGraph
+    from chainsleuth.privacy.policy import SystemActor
+
 app = typer.Typer(help="Transaction monitoring: rules, batch runs, backtests and alerts.", no_args_is_help=True)
 rules_app = typer.Typer(help="The rule library and your own rule files.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Stored alerts (trigger warnings).", no_args_is_help=True)
+model_app = typer.Typer(
+    help=(
+        "The LightGBM detector: train it on the exchange's own ledger and confirmed cases, score customers, "
+        "and raise explained model alerts in the same queues as rule alerts."
+    ),
+    no_args_is_help=True,
+)
 app.add_typer(rules_app, name="rules")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(model_app, name="model")
 stdout = Console()
 
 RulePaths = Annotated[
@@ -171,3 +186,208 @@ def alerts_show(alert_id: int) -> None:
     with _store() as engine, session_scope(engine) as session:
         view = alert_view(get_alert(session, alert_id))
     stdout.print_json(json.dumps(view, default=str))
+
+
+# -- the model detector ---------------------------------------------------------------------------------------
+
+WorldOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--world", help="Read the ledger of this world folder (`chainsleuth world generate`) instead of the store."
+    ),
+]
+LabelsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--labels",
+        help="CSV of confirmed illicit customers: customer_id, first_illicit_at (ISO), optional label and role "
+        "(victims are skipped); in production the export of confirmed cases. Default with --world: its "
+        "ground_truth/customer_labels.csv.",
+    ),
+]
+
+
+def _seconds(text: str | None, option: str) -> int | None:
+    from chainsleuth.monitor.engine.context import to_micros
+
+    if text is None:
+        return None
+    try:
+        micros = to_micros(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO time such as 2024-05-01T00:00:00Z", param_hint=option
+        ) from None
+    assert micros is not None
+    return micros // 1_000_000
+
+
+def _labels_path(world: Path | None, labels: Path | None) -> tuple[Path | None, bool]:
+    """The labels file and whether it is a world's complete ground truth (not a list of confirmed cases)."""
+    if labels is not None:
+        return labels, False
+    if world is not None:
+        return world / "ground_truth" / "customer_labels.csv", True
+    return None, False
+
+
+def _ledger(world: Path | None) -> LedgerGraph:
+    from chainsleuth.monitor.models.ledger import store_ledger, world_ledger
+
+    if world is not None:
+        return world_ledger(world)
+    with _store() as engine:
+        return store_ledger(engine)
+
+
+def _operator() -> SystemActor:
+    """The local operator (who holds the database and the key file), as the audit log records them."""
+    from chainsleuth.privacy.policy import SystemActor
+
+    return SystemActor(f"operator:{getpass.getuser()}")
+
+
+@model_app.command("train")
+def model_train(
+    out: Annotated[Path, typer.Option("--out", help="Folder to save the model in (model.txt, metadata.json).")],
+    world: WorldOpt = None,
+    labels: LabelsOpt = None,
+    name: Annotated[str, typer.Option(help="Model name; its alerts come from the rule model-NAME.")] = "ledger",
+    until: Annotated[
+        str | None, typer.Option(help="Train on the history up to this ISO time only (default: all of it).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="LightGBM's seed (bagging and feature sampling).")] = 0,
+    rounds: Annotated[int, typer.Option(min=10, help="Most boosting rounds (validation stops it earlier).")] = 400,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0001,
+            max=1.0,
+            help="Set the alert threshold from a review budget, the share of customers that may alert "
+            "(default: the threshold with the best F1 on the validation period).",
+        ),
+    ] = None,
+) -> None:
+    """Train the detector on the ledger (the store's, or --world's) and the confirmed cases in --labels.
+
+    The ledger becomes a customer-level transfer graph; snapshots at the 25/50/75 % quantiles of the labelled
+    onsets are the training periods and the most recent period, up to the end of the data, the validation
+    period that stops boosting and sets the alert threshold. Features are the profile set (lifetime habits,
+    neighbours, exposure to customers flagged earlier, windowed statistics), computed only from transfers up to
+    each snapshot. Refuses with fewer than 8 labelled customers. Reading the store is recorded in the audit log.
+    """
+    from chainsleuth.monitor.models.detector import train_detector
+    from chainsleuth.monitor.models.ledger import read_labels
+    from chainsleuth.monitor.models.lgbm import TrainConfig
+    from chainsleuth.monitor.models.threshold import ThresholdPolicy
+    from chainsleuth.privacy import audit
+
+    labels_path, _ = _labels_path(world, labels)
+    if labels_path is None:
+        raise typer.BadParameter("training on the store needs --labels (the confirmed cases)", param_hint="--labels")
+    cut = _seconds(until, "--until")
+    graph = _ledger(world)
+    policy = ThresholdPolicy("budget", budget) if budget is not None else ThresholdPolicy()
+    config = TrainConfig(num_boost_round=rounds, threshold=policy)
+    onset = graph.onset(read_labels(labels_path))
+    model = train_detector(graph.edges, onset, graph.eligible, out, train_config=config, seed=seed, name=name,
+                           until=cut)  # fmt: skip
+    meta = model.metadata
+    if world is None:
+        with _store() as engine, session_scope(engine) as session:
+            audit.record(session, _operator(), "monitor.model_train", "monitor_model", meta["model_id"][:16],
+                         details={"name": name, "out": str(out), "labels": str(labels_path),
+                                  "training_window": meta["training_window"]})  # fmt: skip
+    table = Table(title=f"model-{name}: {len(model.features)} features, saved in {out}")
+    for column in ("period", "until", "customers", "positives", "base rate"):
+        table.add_column(column, justify="right" if column in ("customers", "positives", "base rate") else "left")
+    for period in meta["periods"]:
+        table.add_row(period["role"], period["until"][:19], str(period["n"]), str(period["positives"]),
+                      f"{period['base_rate']:.4f}")  # fmt: skip
+    stdout.print(table)
+    val = meta["validation"]
+    stdout.print(
+        f"validation PR-AUC {val['pr_auc']:.3f} (base rate {meta['base_rates']['validation']:.4f}), "
+        f"best F1 {val['best_f1']:.3f}, {meta['best_iteration']} trees, alert threshold {model.threshold:.4g}; "
+        f"model {meta['model_id'][:12]}"
+    )
+
+
+@model_app.command("score")
+def model_score(
+    model_dir: Annotated[Path, typer.Argument(help="A folder written by `chainsleuth monitor model train`.")],
+    world: WorldOpt = None,
+    labels: LabelsOpt = None,
+    at: Annotated[
+        str | None, typer.Option(help="Score as of this ISO time, from transfers up to it (default: the latest).")
+    ] = None,
+    known_until: Annotated[
+        str | None,
+        typer.Option(
+            help="Labelled customers whose onset is at or before this time count as already known (they feed the "
+            "exposure features and are not alerted again). Default: --at for a confirmed-cases file; the end of "
+            "the model's training data for a world's ground truth, which also lists crimes nobody found yet.",
+        ),
+    ] = None,
+    store: Annotated[
+        bool | None,
+        typer.Option(
+            "--store/--dry-run",
+            help="Write the alerts into the relational store (default when scoring the store's ledger) or only "
+            "print them (default with --world).",
+        ),
+    ] = None,
+    queue: Annotated[str, typer.Option(help="Queue of the model's alerts.")] = "aml-high",
+    shadow: Annotated[
+        bool, typer.Option(help="Record shadow hits instead of alerts (watch a new model before it alerts).")
+    ] = False,
+    reasons: Annotated[int, typer.Option(min=1, max=20, help="Reason codes kept per alert.")] = 5,
+    limit: Annotated[int, typer.Option(min=1, help="Rows printed (every alert is stored).")] = 50,
+) -> None:
+    """Score customers with a trained detector and raise explained alerts for those at or above its threshold.
+
+    Every alert says why: the model's risk against its threshold and the features that pushed it most, with
+    their values (LightGBM's exact per-feature contributions). Alerts come from the rule model-NAME (its hash is
+    the model's id), are de-duplicated against open alerts of the same model and customer (re-scoring the same
+    period adds nothing), scored by severity (from the risk) and routed to --queue, next to rule alerts.
+    Storing is recorded in the audit log.
+    """
+    from chainsleuth.monitor.engine.context import from_micros
+    from chainsleuth.monitor.models.detector import load_detector, score_ledger, training_end
+    from chainsleuth.monitor.models.ledger import read_labels
+    from chainsleuth.monitor.models.model_alerts import model_rule, reason_text, severity_for, store_model_alerts
+    from chainsleuth.privacy import audit
+
+    model = load_detector(model_dir)
+    rule = model_rule(model, queue=queue, mode="shadow" if shadow else "active", source=str(model_dir))
+    labels_path, ground_truth = _labels_path(world, labels)
+    cut = _seconds(known_until, "--known-until")
+    if cut is None and ground_truth:
+        cut = training_end(model)
+    graph = _ledger(world)
+    labelled = read_labels(labels_path) if labels_path is not None else None
+    result = score_ledger(graph, model, at=_seconds(at, "--at"), labels=labelled, known_until=cut, top_k=reasons)
+    when = from_micros(result.at * 1_000_000).isoformat()
+    table = Table(title=f"{rule.id}: {len(result.candidates)} of {result.scored} customers at or above "
+                        f"{model.threshold:.4g} as of {when}")  # fmt: skip
+    for column in ("customer", "risk", "severity", "top reasons"):
+        table.add_column(column, justify="right" if column == "risk" else "left")
+    for candidate in result.candidates[:limit]:
+        table.add_row(candidate.customer_id, f"{candidate.probability:.3f}", severity_for(candidate.probability),
+                      "\n".join(reason_text(r) for r in candidate.reasons[:3]))  # fmt: skip
+    stdout.print(table)
+    if len(result.candidates) > limit:
+        stdout.print(f"... and {len(result.candidates) - limit} more")
+    stdout.print(f"{result.known} customers already known as illicit were not scored")
+    if not (store if store is not None else world is None):
+        return
+    with _store() as engine, session_scope(engine) as session:
+        report = store_model_alerts(session, result.candidates, rule)
+        audit.record(session, _operator(), "monitor.model_score", "monitor_rule", rule.id,
+                     details={"model_id": model.metadata["model_id"], "at": when, "scored": result.scored,
+                              "alerts": len(result.candidates), "created": report.created,
+                              "updated": report.updated, "shadow_hits": report.shadow_hits})  # fmt: skip
+    stdout.print(
+        f"{report.created} alerts created, {report.updated} updated, {report.shadow_hits} shadow hits recorded"
+        + (f", {report.skipped_closed} already closed for this period" if report.skipped_closed else "")
+    )

@@ -76,17 +76,18 @@ def alert_page(request: Request, alert_id: int, viewer: Reader, db: DbSession) -
     view = alert_store.alert_view(alert)
     details: dict[str, Any] = view["details"]
     thresholds: dict[str, Any] = details.get("thresholds") or {}
-    values = [
-        {"name": name, "value": value, "threshold": thresholds.get(name)}
-        for name, value in (details.get("values") or {}).items()
-    ]
+    raw_values = dict(details.get("values") or {})
+    # a model alert carries its reason codes (feature, description, value, contribution) as one list value
+    reasons = raw_values.pop("reasons", None)
+    reasons = [r for r in reasons if isinstance(r, dict)] if isinstance(reasons, list) else []
+    values = [{"name": name, "value": value, "threshold": thresholds.get(name)} for name, value in raw_values.items()]
     case = db.scalar(select(Case).join(CaseAlert, CaseAlert.case_id == Case.id).where(CaseAlert.alert_id == alert.id))
     open_cases: list[Case] = []
     if case is None and viewer.can("case.read"):
         open_cases = list(db.scalars(select(Case).where(Case.status != "closed").order_by(Case.id.desc()).limit(50)))
     return render(request, "alert.html", viewer, {
-        "title": f"Alert {alert.id}", "alert": view, "values": values, "first": alert.first_event_at,
-        "last": alert.last_event_at,
+        "title": f"Alert {alert.id}", "alert": view, "values": values, "reasons": reasons,
+        "first": alert.first_event_at, "last": alert.last_event_at,
         "extra_thresholds": {k: v for k, v in thresholds.items() if k not in {x["name"] for x in values}},
         "evidence": details.get("evidence") or [], "events": _events(db, view["event_ids"]),
         "case": case, "open_cases": open_cases,

@@ -116,6 +116,32 @@ def test_alerts_are_stored_and_deduplicated_across_runs(engine: Engine, tmp_path
         store_backtest(session, "test", "batch", rules, {"overall": {}})
 
 
+def test_a_closed_alert_stays_closed_when_the_same_history_is_run_again(engine: Engine, tmp_path: Path) -> None:
+    rules = rules_from_text(tmp_path, RULES)
+    events = deposits()
+    with session_scope(engine) as session:
+        store_alerts(session, build_alerts(run_streaming(events[:2], rules), rules), rules)
+        big = session.scalars(select(MonitorAlert).where(MonitorAlert.rule_id == "big")).one()
+        big.status = "closed"
+    with session_scope(engine) as session:  # the same history again: nothing new, nothing reopened
+        report = store_alerts(session, build_alerts(run_streaming(events[:2], rules), rules), rules)
+        assert (report.created, report.skipped_closed) == (0, 1)
+        assert session.scalar(select(func.count()).select_from(MonitorAlert).where(MonitorAlert.rule_id == "big")) == 1
+    with session_scope(engine) as session:  # the episode went on after the close: one new alert, new events only
+        report = store_alerts(session, build_alerts(run_streaming(events[:3], rules), rules), rules)
+        assert report.created == 2  # the follow-up of 'big', and 'many' firing for the first time
+        rows = session.scalars(select(MonitorAlert).where(MonitorAlert.rule_id == "big").order_by(MonitorAlert.id))
+        closed, follow_up = list(rows)
+        assert closed.status == "closed"
+        assert follow_up.status == "open"
+        assert follow_up.event_ids == [events[2]["event_id"]]
+        assert follow_up.hit_count == 1
+    with session_scope(engine) as session:  # and that is not duplicated either
+        report = store_alerts(session, build_alerts(run_streaming(events[:3], rules), rules), rules)
+        assert report.created == 0
+        assert session.scalar(select(func.count()).select_from(MonitorAlert).where(MonitorAlert.rule_id == "big")) == 2
+
+
 def test_rule_versions_are_kept(engine: Engine, tmp_path: Path) -> None:
     rules = rules_from_text(tmp_path, RULES)
     changed = rules_from_text(tmp_path, RULES.replace("usd_value >= 1000", "usd_value >= 2000"), "v2.yaml")

@@ -84,6 +84,7 @@ class StoreReport:
     created: int = 0
     updated: int = 0
     shadow_hits: int = 0
+    skipped_closed: int = 0  # episodes an analyst already closed, seen again with no new event
 
 
 def _details(alert: Alert) -> dict[str, Any]:
@@ -128,14 +129,25 @@ def store_alerts(session: Session, book: AlertBook, rules: RuleSet) -> StoreRepo
             existing.updated_at = utcnow()
             report.updated += 1
         else:
+            key, event_ids = alert.alert_key, list(alert.event_ids)
+            closed = session.scalars(select(MonitorAlert).where(MonitorAlert.alert_key == key)).one_or_none()
+            if closed is not None:
+                # The same episode, closed by an analyst, seen again (a re-run over the same history, or the
+                # behaviour went on). Closed stays closed; only events it never covered raise a new alert.
+                event_ids = [event for event in event_ids if event not in set(closed.event_ids)]
+                key = f"{alert.alert_key}@{alert.last_ts}"
+                if not event_ids or session.scalar(select(MonitorAlert.id).where(MonitorAlert.alert_key == key)):
+                    report.skipped_closed += 1
+                    continue
+                first = max(first, closed.last_event_at)
             session.add(
                 MonitorAlert(
-                    alert_key=alert.alert_key, rule_id=alert.rule_id, rule_version=alert.rule_version,
+                    alert_key=key, rule_id=alert.rule_id, rule_version=alert.rule_version,
                     rule_revision=revisions[alert.rule_id], rule_hash=alert.rule_hash, severity=alert.severity,
                     queue=alert.queue, status="open", subject_type=alert.subject_type, subject_id=alert.subject_id,
                     customer_id=alert.customer_id, score=alert.score, combined_score=alert.combined_score,
-                    first_event_at=first, last_event_at=last, hit_count=alert.hit_count,
-                    event_ids=list(alert.event_ids), explanation=alert.explanation, details=_details(alert),
+                    first_event_at=first, last_event_at=last, hit_count=len(event_ids) if closed else alert.hit_count,
+                    event_ids=event_ids, explanation=alert.explanation, details=_details(alert),
                 )
             )  # fmt: skip
             report.created += 1

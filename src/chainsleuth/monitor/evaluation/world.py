@@ -1,6 +1,7 @@
 """Evaluation on the world simulator's ground truth: recall per typology, false positives per 1,000 customers.
 
-The exchange ledger becomes a customer-level transfer graph (amounts in USD, time in seconds):
+The exchange ledger becomes a customer-level transfer graph (amounts in USD, time in seconds; the mapping is
+``chainsleuth.monitor.models.ledger.ledger_graph``, shared with the product's detector):
 
 - ``internal_transfer``: customer -> counterparty customer;
 - ``withdrawal``: customer -> ``address:<chain>:<destination>`` (a destination shared by customers shows up as fan-in);
@@ -23,65 +24,26 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from chainsleuth.monitor.evaluation.accounts import AccountTask, evaluate_accounts
 from chainsleuth.monitor.evaluation.world_rules import rule_library_method
 from chainsleuth.monitor.features.bulk import FeatureConfig
 from chainsleuth.monitor.features.edges import EdgeList, FeatureError
+from chainsleuth.monitor.models.ledger import LEDGER_CONFIG, NOT_ILLICIT_ROLES, world_ledger
 from chainsleuth.monitor.models.lgbm import TrainConfig
 from chainsleuth.monitor.rules.model import RuleSet
 
-DAY = 86_400
-WORLD_CONFIG = FeatureConfig(windows=(DAY, 7 * DAY, 30 * DAY), pattern_window=7 * DAY, fast_window=DAY)
-NOT_ILLICIT_ROLES = frozenset({"victim"})
-
-
-def _col(t: pa.Table, name: str) -> list[Any]:
-    return t.column(name).to_pylist() if name in t.column_names else [None] * t.num_rows
+WORLD_CONFIG = LEDGER_CONFIG
 
 
 def ledger_edges(world_dir: Path) -> tuple[EdgeList, list[str]]:
-    """The customer-level transfer graph of a world's ledger, and the list of customer ids."""
-    ledger = world_dir / "exchange" / "ledger_events.parquet"
-    customers_p = world_dir / "exchange" / "customers.parquet"
-    if not ledger.is_file() or not customers_p.is_file():
-        raise FeatureError(f"{world_dir} is not a world export (needs exchange/ledger_events.parquet, customers)")
-    t = pq.read_table(ledger)
-    secs = pc.divide(pc.cast(pc.cast(t.column("timestamp"), pa.timestamp("us")), pa.int64()), 1_000_000)
-    ts = secs.to_pylist()
-    etype, cust, cpty = _col(t, "event_type"), _col(t, "customer_id"), _col(t, "counterparty_customer_id")
-    addr, chain, bank, usd = _col(t, "address"), _col(t, "chain"), _col(t, "bank_reference"), _col(t, "usd_value")
-    src: list[str] = []
-    dst: list[str] = []
-    amt: list[float] = []
-    tim: list[int] = []
-    for i, kind in enumerate(etype):
-        if kind == "internal_transfer":
-            s, d = cust[i], cpty[i]
-        elif kind == "withdrawal":
-            s, d = cust[i], f"address:{chain[i]}:{addr[i]}"
-        elif kind == "deposit":
-            s, d = f"deposit_address:{addr[i]}", cust[i]
-        elif kind == "fiat_deposit":
-            s, d = f"bank:{bank[i]}", cust[i]
-        elif kind == "fiat_withdrawal":
-            s, d = cust[i], f"bank:{bank[i]}"
-        else:
-            continue
-        if s is None or d is None:
-            continue
-        src.append(str(s))
-        dst.append(str(d))
-        amt.append(float(usd[i] or 0.0))
-        tim.append(int(ts[i]))
-    customers = [str(c) for c in pq.read_table(customers_p, columns=["customer_id"]).column(0).to_pylist()]
-    nodes = np.array(sorted(set(customers) | set(src) | set(dst)), dtype=object)
-    return EdgeList.from_arrays(
-        np.array(src, dtype=object), np.array(dst, dtype=object), amt, tim, nodes=nodes
-    ), customers
+    """The customer-level transfer graph of a world's ledger, and the list of customer ids.
+
+    The mapping itself is ``chainsleuth.monitor.models.ledger.ledger_graph``, shared with the product's detector
+    (which feeds it the relational store's events), so the evaluation measures the graph production scores.
+    """
+    graph = world_ledger(world_dir)
+    return graph.edges, graph.customers
 
 
 def world_labels(world_dir: Path) -> dict[str, tuple[float, str]]:

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from chainsleuth.errors import ChainsleuthError
+from chainsleuth.errors import InvalidInputError
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 
 
-class FeatureError(ChainsleuthError):
+class FeatureError(InvalidInputError):
     """Bad input to feature extraction, a model or an evaluation (mismatched arrays, unsorted times, ...)."""
 
 
