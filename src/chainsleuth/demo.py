@@ -23,15 +23,17 @@ from chainsleuth.chain.attribution.store import find_tags, import_tagpack
 from chainsleuth.chain.clustering import ClusterOptions, cluster_chain
 from chainsleuth.chain.clustering.quality import wallets_from_tags
 from chainsleuth.config import Settings
-from chainsleuth.errors import ConflictError
+from chainsleuth.errors import ConflictError, InvalidInputError
 from chainsleuth.ingest.etl import IngestReport, ingest_world_chains
 from chainsleuth.ingest.etl_common import IngestProgress
 from chainsleuth.ingest.ledger import LoadReport, load_exchange
 from chainsleuth.lawenforcement.demo_seed import seed_demo_officer
+from chainsleuth.monitor.models.backfill import Backfill, train_and_backfill
 from chainsleuth.monitor.rules import load_rules
 from chainsleuth.monitor.service import MonitorRun, run_rules_over_store
 from chainsleuth.privacy.keyfile import create_key_file
 from chainsleuth.privacy.keyring import configure_privacy
+from chainsleuth.privacy.policy import SystemActor
 from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.migrate import upgrade_to_head
@@ -58,6 +60,8 @@ class DemoReport:
     tagpacks: int = 0
     clusters: dict[str, tuple[int, int]] = field(default_factory=dict)
     monitoring: MonitorRun | None = None
+    model: Backfill | None = None
+    model_skipped: str | None = None  # why no model was trained (too few labelled customers in a small world)
     users: list[tuple[str, str, str]] = field(default_factory=list)
     officer_totp_secret: str = ""
 
@@ -92,7 +96,25 @@ class DemoReport:
                     f"{stored.shadow_hits:,} shadow hits",
                 )
             )
+        if self.model is not None:
+            m = self.model
+            auc = f", validation PR-AUC {m.validation_pr_auc:.2f}" if m.validation_pr_auc is not None else ""
+            rows.append(
+                (
+                    "monitoring (model)",
+                    f"trained on cases confirmed by {_day(m.cut)}{auc}; {m.weeks} weekly scorings since: "
+                    f"{m.created:,} alerts on {m.customers_alerted:,} customers",
+                )
+            )
+        elif self.model_skipped:
+            rows.append(("monitoring (model)", f"not trained: {self.model_skipped}"))
         return rows
+
+
+def _day(seconds: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).date().isoformat()
 
 
 class _RichTasks:
@@ -189,6 +211,15 @@ def prepare_demo(
         }
         with session_scope(engine) as session:
             monitoring = run_rules_over_store(engine, session, load_rules(), chain_store=store)  # indirect exposure
+        tasks.update("train the detector and score each week", 0, None)
+        model: Backfill | None = None
+        model_skipped = None
+        try:  # the world's ground truth stands in for the cases the exchange has confirmed
+            labels = world_dir / "ground_truth" / "customer_labels.csv"
+            model = train_and_backfill(engine, labels, data_dir / "models" / "ledger", SystemActor("demo"))
+        except InvalidInputError as error:
+            model_skipped = error.message
+        tasks.update("train the detector and score each week", 1, 1)
     finally:
         engine.dispose()
     return DemoReport(
@@ -203,6 +234,8 @@ def prepare_demo(
         tagpacks=tagpacks,
         clusters={chain: (report.addresses, report.clusters) for chain, report in clusters.items()},
         monitoring=monitoring,
+        model=model,
+        model_skipped=model_skipped,
         users=users,
         officer_totp_secret=officer_totp,
     )

@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 
 from chainsleuth.monitor.features.bulk import (
     FeatureConfig,
+    FeatureMatrix,
     account_feature_names,
     account_features,
     edge_features,
@@ -229,12 +230,23 @@ class CustomerRisk:
 
 
 def customer_risk(
-    model: TrainedModel, edges: EdgeList, at: int, known_illicit: NDArray[np.bool_], eligible: NDArray[np.bool_]
+    model: TrainedModel,
+    edges: EdgeList,
+    at: int,
+    known_illicit: NDArray[np.bool_],
+    eligible: NDArray[np.bool_],
+    edge_feats: FeatureMatrix | None = None,
 ) -> CustomerRisk:
-    """Probabilities of the eligible customers not already known to be illicit, from transfers up to ``at``."""
+    """Probabilities of the eligible customers not already known to be illicit, from transfers up to ``at``.
+
+    ``edge_feats`` (``edge_features`` of ``edges`` with the model's config) saves recomputing the per-edge
+    features for every scoring time: they are causal, so rows computed on the whole list equal those computed on
+    its prefix up to ``at``, and only that prefix is read.
+    """
     config = detector_config(model)
     known = edges.until(at)  # nothing after `at` is even passed in
-    feats = account_features(known, at, config, known_illicit=known_illicit)
+    prefix = None if edge_feats is None else FeatureMatrix(edge_feats.names, edge_feats.values[: known.n_edges])
+    feats = account_features(known, at, config, edge_feats=prefix, known_illicit=known_illicit)
     try:
         x = feats.select(model.features).values
     except ValueError:
@@ -277,13 +289,14 @@ def score_customers(
     *,
     top_k: int = 5,
     event_ids: list[str | None] | None = None,
+    edge_feats: FeatureMatrix | None = None,
 ) -> list[ModelAlertCandidate]:
     """The customers alerted as of ``at`` (probability ≥ the model's threshold), riskiest first.
 
     ``known_illicit`` marks customers already confirmed (they feed the exposure columns and are not alerted
     again); ``event_ids`` (per node, e.g. ``LedgerGraph.last_event_ids(at)``) lets each alert point at an event.
     """
-    risk = customer_risk(model, edges, at, known_illicit, eligible)
+    risk = customer_risk(model, edges, at, known_illicit, eligible, edge_feats)
     hit = np.flatnonzero(risk.probability >= model.threshold)
     hit = hit[np.argsort(-risk.probability[hit], kind="stable")]
     reasons = model.reasons(risk.x[hit], top_k) if hit.size else []
@@ -328,6 +341,7 @@ def score_ledger(
     labels: Mapping[str, tuple[float, str]] | None = None,
     known_until: int | None = None,
     top_k: int = 5,
+    edge_feats: FeatureMatrix | None = None,
 ) -> LedgerScoring:
     """Score a ledger's customers as of ``at`` (default: its latest transfer).
 
@@ -342,5 +356,7 @@ def score_ledger(
     cut = at if known_until is None else min(at, known_until)
     eligible = graph.eligible
     known = (graph.onset(labels) <= cut) & eligible if labels else np.zeros(edges.n_nodes, dtype=bool)
-    candidates = score_customers(model, edges, at, known, eligible, top_k=top_k, event_ids=graph.last_event_ids(at))
+    candidates = score_customers(
+        model, edges, at, known, eligible, top_k=top_k, event_ids=graph.last_event_ids(at), edge_feats=edge_feats
+    )
     return LedgerScoring(at, int(np.sum(eligible & ~known)), int(known.sum()), candidates)
