@@ -48,7 +48,7 @@ def test_demo_prepares_a_world_and_reuses_it(tmp_path: Path) -> None:
     assert counts["audited_scorings"] == first.model.weeks  # every stored scoring is in the audit log
     assert first.officer_totp_secret
     rows = dict(first.summary_rows())
-    assert "weekly scorings" in rows["monitoring (model)"]
+    assert "weekly scorings since alerted" in rows["monitoring (model)"]
 
     again = prepare_demo(settings, size="tiny", seed=7)  # the second run reuses everything
     assert not again.generated

@@ -102,8 +102,8 @@ class DemoReport:
             rows.append(
                 (
                     "monitoring (model)",
-                    f"trained on cases confirmed by {_day(m.cut)}{auc}; {m.weeks} weekly scorings since: "
-                    f"{m.created:,} alerts on {m.customers_alerted:,} customers",
+                    f"trained on cases confirmed by {_day(m.cut)}{auc}; {m.weeks} weekly scorings since alerted "
+                    f"{m.customers_alerted:,} customers ({m.created:,} new alerts, {m.updated:,} updates)",
                 )
             )
         elif self.model_skipped:
