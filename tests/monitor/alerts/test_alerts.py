@@ -142,6 +142,26 @@ def test_a_closed_alert_stays_closed_when_the_same_history_is_run_again(engine: 
         assert session.scalar(select(func.count()).select_from(MonitorAlert).where(MonitorAlert.rule_id == "big")) == 2
 
 
+def test_an_episode_that_gets_worse_raises_its_stored_severity(engine: Engine, tmp_path: Path) -> None:
+    rules = rules_from_text(tmp_path, RULES)
+    bumped = RULES.replace(
+        "version: 1\n    title: Big deposit\n    severity: high",
+        "version: 2\n    title: Big deposit\n    severity: critical",
+    )
+    worse = rules_from_text(tmp_path, bumped, name="v2.yaml")
+    assert worse.get("big").severity == "critical"
+    events = deposits()
+    with session_scope(engine) as session:
+        store_alerts(session, build_alerts(run_streaming(events[:1], rules), rules), rules)
+    with session_scope(engine) as session:
+        report = store_alerts(session, build_alerts(run_streaming(events[:3], worse), worse), worse)
+        assert report.updated >= 1
+        big = session.scalars(select(MonitorAlert).where(MonitorAlert.rule_id == "big")).one()
+        assert big.severity == "critical"
+        assert big.score == worse.get("big").base_score
+        assert big.hit_count == 2
+
+
 def test_rule_versions_are_kept(engine: Engine, tmp_path: Path) -> None:
     rules = rules_from_text(tmp_path, RULES)
     changed = rules_from_text(tmp_path, RULES.replace("usd_value >= 1000", "usd_value >= 2000"), "v2.yaml")

@@ -79,6 +79,9 @@ def rule_versions(session: Session, rule_id: str | None = None) -> list[MonitorR
     return list(session.scalars(query))
 
 
+SEVERITY_ORDER = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
 @dataclass
 class StoreReport:
     created: int = 0
@@ -124,6 +127,9 @@ def store_alerts(session: Session, book: AlertBook, rules: RuleSet) -> StoreRepo
                 existing.event_ids = (list(existing.event_ids) + new_ids)[:MAX_EVENT_IDS]
                 existing.hit_count += len(new_ids)
             existing.last_event_at = max(existing.last_event_at, last)
+            if SEVERITY_ORDER.get(alert.severity, 0) > SEVERITY_ORDER.get(existing.severity, 0):
+                existing.severity = alert.severity  # an episode that got worse (a model's risk rose) says so
+            existing.score = max(existing.score, alert.score)
             existing.explanation = alert.explanation
             existing.details = _details(alert)
             existing.updated_at = utcnow()
