@@ -38,8 +38,8 @@ from chainsleuth.monitor.features.bulk import (
     raw_account_features,
 )
 from chainsleuth.monitor.features.edges import EdgeList, FeatureError, FloatArray
-from chainsleuth.monitor.models.lgbm import TrainConfig, train_model
-from chainsleuth.monitor.models.threshold import best_f1_threshold
+from chainsleuth.monitor.models.lgbm import TrainConfig, TrainedModel, train_model
+from chainsleuth.monitor.models.threshold import best_f1_threshold, choose_threshold
 
 RULE_FEATURES = ("in_fan", "out_fan", "in_count", "out_count", "cycle_edges", "sg_gather", "gs_max", "fast_out_share")
 
@@ -59,6 +59,11 @@ class AccountTask:
     groups: Sequence[str | None] = ()  # per node: pattern / typology of positives
     eligible: NDArray[np.bool_] | None = None  # nodes that are accounts (not external addresses)
     budget: float = 0.01
+    # When set, the validation and test periods are also scored every `score_every` time units inside the period,
+    # as a periodic job would score them; an account's score is its highest, and the threshold is chosen on the
+    # validation period's highest scores. Rules see every event of a period; a model scored only at the period's
+    # end would see a fading episode (windowed sums shrink once it is over).
+    score_every: int | None = None
 
     def __post_init__(self) -> None:
         if self.onset.shape != (self.edges.n_nodes,):
@@ -88,17 +93,30 @@ def snapshot_labels(onset: FloatArray, since: int, t: int, eligible: NDArray[np.
     return keep.astype(np.int64), y
 
 
+def period_times(since: int, t: int, every: int | None) -> list[int]:
+    """The scoring times inside ``(since, t]`` of a job run every ``every`` time units (``t`` always last)."""
+    if not every:
+        return [t]
+    return [*range(since + every, t, every), t]
+
+
 def build_snapshots(task: AccountTask, extra: dict[str, ExtraFeatures] | None = None) -> list[Snapshot]:
     eligible = task.eligible if task.eligible is not None else np.ones(task.edges.n_nodes, dtype=bool)
     out: list[Snapshot] = []
-    for since, t in zip([task.start, *task.times[:-1]], task.times, strict=True):
+    n_times = len(task.times)
+    for k, (since, t) in enumerate(zip([task.start, *task.times[:-1]], task.times, strict=True)):
         rows, y = snapshot_labels(task.onset, since, t, eligible)
         known = task.edges.until(t)  # nothing after t is even passed in
         flagged = task.onset <= since  # NaN (never illicit) compares False
-        feats = account_features(
-            known, t, task.config, edge_feats=edge_features(known, task.config), known_illicit=flagged
-        )
+        per_edge = edge_features(known, task.config)
+        feats = account_features(known, t, task.config, edge_feats=per_edge, known_illicit=flagged)
         snap = Snapshot(t, rows, y, {"graph": FeatureMatrix(feats.names, feats.values[rows])})
+        if k >= n_times - 2:  # validation and test: the periodic job's earlier scorings inside the period
+            for at in period_times(since, t, task.score_every)[:-1]:
+                part = known.until(at)  # per-edge features are causal: the prefix of this snapshot's rows
+                prefix = FeatureMatrix(per_edge.names, per_edge.values[: part.n_edges])
+                during = account_features(part, at, task.config, edge_feats=prefix, known_illicit=flagged)
+                snap.features[f"graph@{at}"] = FeatureMatrix(during.names, during.values[rows])
         for name, fn in (extra or {}).items():
             m = fn(known, t)
             if m is not None:
@@ -151,6 +169,24 @@ def _method_features(snaps: Sequence[Snapshot], method: str) -> tuple[str, list[
     raise FeatureError(f"unknown method {method!r}")
 
 
+def _period_score(model: TrainedModel, snap: Snapshot, names: list[str], key: str = "graph") -> FloatArray:
+    """The model's score at the snapshot and, for ``graph`` features, its highest at the period's earlier
+    scorings (``graph@<time>`` matrices; none unless the task scores periodically)."""
+    score = model.predict_proba(snap.features[key].select(names).values)
+    if key != "graph":
+        return score
+    for name, matrix in snap.features.items():
+        if name.startswith("graph@"):
+            score = np.maximum(score, model.predict_proba(matrix.select(names).values))
+    return score
+
+
+def _period_value(snap: Snapshot, feature: str) -> FloatArray:
+    """A feature's highest value over the snapshot and the period's earlier scorings (missing values lowest)."""
+    values = [m.column(feature) for k, m in snap.features.items() if k == "graph" or k.startswith("graph@")]
+    return _floor_nan(np.asarray(np.fmax.reduce(values), dtype=np.float64))  # fmax: a missing value loses
+
+
 def _floor_nan(col: FloatArray) -> FloatArray:
     """Missing values rank below every observed one (a rule never fires on a missing value)."""
     finite = col[np.isfinite(col)]
@@ -159,18 +195,19 @@ def _floor_nan(col: FloatArray) -> FloatArray:
 
 
 def _rules(snaps: Sequence[Snapshot], groups: list[str | None], budget: float) -> dict[str, Any]:
-    """Best single threshold rule ``feature >= k``; feature and k chosen on the validation snapshot only."""
+    """Best single threshold rule ``feature >= k``; feature and k chosen on the validation snapshot only (a rule
+    fires when the value reaches k at any of the period's scorings)."""
     names = snaps[0].features["graph"].names
     cands = [n for n in names if any(n == r or n.startswith(r + "_") for r in RULE_FEATURES)]
     val, test = snaps[-2], snaps[-1]
     best: tuple[float, str, float] = (-1.0, "", math.inf)
     for n in cands:
-        s = _floor_nan(val.features["graph"].column(n))
+        s = _period_value(val, n)
         thr, f1 = best_f1_threshold(val.y, s)
         if f1 > best[0]:
             best = (f1, n, thr)
     _, feat, thr = best
-    score = _floor_nan(test.features["graph"].column(feat))
+    score = _period_value(test, feat)
     y = SealedLabels(test.y).open(score, threshold_frozen=True)
     rep = score_report(y, score, thr, groups, budget)
     rep["rule"] = f"{feat} >= {thr:g}"
@@ -204,17 +241,19 @@ def evaluate_accounts(
         key, names = _method_features(snaps, method)
         x_tr, y_tr = _stack(train, key, names)
         x_va, y_va = _stack([val], key, names)
-        x_te = test.features[key].select(names).values
         runs = []
         for seed in seeds:
             cfg = dataclasses.replace(base, seed=seed)
             window = {"start": task.start, "train_times": list(task.train_times), "val_time": task.val_time}
             model = train_model(x_tr, y_tr, x_va, y_va, names, cfg, training_window=window,
                                 data_hash=task.edges.until(task.val_time).digest())  # fmt: skip
-            score = model.predict_proba(x_te)
+            threshold = model.threshold
+            if key == "graph" and task.score_every:  # scored as the periodic job would: the period's highest
+                threshold = choose_threshold(val.y, _period_score(model, val, names), cfg.threshold)
+            score = _period_score(model, test, names, key)
             y = SealedLabels(test.y).open(score, threshold_frozen=True)
-            rep = score_report(y, score, model.threshold, test_groups, task.budget)
-            rep["threshold"] = model.threshold
+            rep = score_report(y, score, threshold, test_groups, task.budget)
+            rep["threshold"] = threshold
             runs.append(rep)
         results[method] = {"runs": runs, "summary": mean_std(runs), "n_features": len(names)}
     return {

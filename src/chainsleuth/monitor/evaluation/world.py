@@ -34,6 +34,7 @@ from chainsleuth.monitor.models.lgbm import TrainConfig
 from chainsleuth.monitor.rules.model import RuleSet
 
 WORLD_CONFIG = LEDGER_CONFIG
+WEEK = 7 * 86_400
 
 
 def ledger_edges(world_dir: Path) -> tuple[EdgeList, list[str]]:
@@ -62,7 +63,11 @@ def world_labels(world_dir: Path) -> dict[str, tuple[float, str]]:
     return out
 
 
-def world_task(world_dir: Path, *, config: FeatureConfig = WORLD_CONFIG, budget: float = 0.01) -> AccountTask:
+def world_task(
+    world_dir: Path, *, config: FeatureConfig = WORLD_CONFIG, budget: float = 0.01, score_every: int | None = WEEK
+) -> AccountTask:
+    """The customer-level account task on a world; the validation and test periods are scored weekly, as the
+    detector runs in the product (``monitor/models/backfill.py``), and the rule library sees every event."""
     edges, customers = ledger_edges(world_dir)
     labels = world_labels(world_dir)
     ids = [str(x) for x in edges.labels]
@@ -73,8 +78,9 @@ def world_task(world_dir: Path, *, config: FeatureConfig = WORLD_CONFIG, budget:
     t0, t1 = int(edges.time.min()), int(edges.time.max())
     times = _split_times(onset[eligible], t0, t1)
     return AccountTask(
-        "world", edges, onset, tuple(times[:3]), times[3], times[4], t0 - 1, config, groups, eligible, budget
-    )
+        "world", edges, onset, tuple(times[:3]), times[3], times[4], t0 - 1, config, groups, eligible, budget,
+        score_every=score_every,
+    )  # fmt: skip
 
 
 def _split_times(onset: np.ndarray, t0: int, t1: int) -> list[int]:
