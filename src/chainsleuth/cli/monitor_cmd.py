@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from chainsleuth.config import get_settings
@@ -108,8 +108,19 @@ def run(
     dry_run: bool = typer.Option(False, help="Report what would be stored, store nothing."),
     exposure_hops: int = typer.Option(3, min=1, help="Hops of indirect exposure (chain store)."),
     exposure_min_share: float = typer.Option(0.0, min=0.0, max=1.0, help="Ignore indirect shares below this."),
+    model: Path | None = typer.Option(
+        None, "--model", help="Also run this saved detector (`monitor model train`) on the stream of transfers."
+    ),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="With --model: confirmed cases (customer_id, first_illicit_at); never re-alerted."
+    ),
 ) -> None:
-    """Run the rules over the relational store's ledger and store alerts and shadow hits."""
+    """Run the rules over the relational store's ledger and store alerts and shadow hits.
+
+    With --model, the detector also reads the ledger transfer by transfer (the streaming path): each transfer
+    re-scores the customers it touches, and those at or above the model's threshold become `model-<name>` alerts
+    in the same queues, with their reason codes. Storing them is recorded in the audit log.
+    """
     from chainsleuth.monitor.service import run_rules_over_store
     from chainsleuth.store.chainstore import ChainStore
 
@@ -129,6 +140,38 @@ def run(
         f"{result.hits} hits: {result.stored.created} alerts created, {result.stored.updated} updated, "
         f"{result.stored.shadow_hits} shadow hits recorded"
     )
+    if model is not None:
+        _stream_model(model, labels, dry_run)
+
+
+def _stream_model(model_dir: Path, labels_path: Path | None, dry_run: bool) -> None:
+    from chainsleuth.monitor.engine.batch import store_events
+    from chainsleuth.monitor.models.detector import load_detector
+    from chainsleuth.monitor.models.ledger import read_labels
+    from chainsleuth.monitor.models.model_alerts import model_rule, store_model_alerts
+    from chainsleuth.monitor.models.streaming import StreamingDetector, stream_ledger
+    from chainsleuth.privacy import audit
+    from chainsleuth.store.models.exchange import Customer
+
+    detector_model = load_detector(model_dir)
+    flagged = set(read_labels(labels_path)) if labels_path is not None else set()
+    with _store() as engine:
+        with session_scope(engine) as session:
+            customers = list(session.scalars(select(Customer.customer_id)))
+        detector = StreamingDetector(detector_model, customers, flagged)
+        transfers, candidates = stream_ledger(detector, store_events(engine))
+        alerted = len({c.customer_id for c in candidates})
+        stdout.print(f"model: {transfers:,} transfers streamed, {alerted:,} customers at or above its threshold")
+        if dry_run:
+            return
+        rule = model_rule(detector_model)
+        with session_scope(engine) as session:
+            report = store_model_alerts(session, candidates, rule)
+            audit.record(session, _operator(), "monitor.model_score", "monitor_rule", rule.id,
+                         details={"model_id": detector_model.metadata.get("model_id"), "streaming": True,
+                                  "transfers": transfers, "customers_alerted": alerted, "created": report.created,
+                                  "updated": report.updated})  # fmt: skip
+    stdout.print(f"model: {report.created} alerts created, {report.updated} updated")
 
 
 @app.command("backtest")

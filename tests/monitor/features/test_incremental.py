@@ -56,6 +56,9 @@ def test_incremental_equals_bulk(case: tuple[EdgeList, FeatureConfig], later: in
         f"known_{s}_{k}" for s in ("out", "in") for k in ("count", "share", "amount_share", "partners")
     ]
     _assert_same(acc_known.names, stream.account_features(at, known_illicit=known).values, acc_known.values, e)
+    flagged = {k for k in range(e.n_nodes) if known[k]}
+    one_by_one = np.array([stream.account_row(k, at, flagged) for k in range(e.n_nodes)])
+    _assert_same(acc_known.names, one_by_one.reshape(acc_known.values.shape), acc_known.values, e)
 
 
 def _assert_same(names: list[str], stream: np.ndarray, bulk: np.ndarray, e: EdgeList) -> None:

@@ -3,6 +3,7 @@ alerts in the alert store (both databases), and the ``monitor model`` CLI on a w
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import re
@@ -438,6 +439,27 @@ def test_cli_trains_and_scores_the_store(
         assert alerts[0].event_ids[0].startswith("E")  # the customer's latest transfer, shown with the alert
         again = runner.invoke(app, args)
         assert f"0 alerts created, {created} updated" in again.output, again.output
+        # the same detector on the stream: `monitor run --stream --model`, cases confirmed by the cut known
+        confirmed = tmp_path / "confirmed.csv"
+        with labels.open(newline="") as src, confirmed.open("w", newline="") as dst:
+            reader = csv.DictReader(src)
+            writer = csv.DictWriter(dst, fieldnames=list(reader.fieldnames or []))
+            writer.writeheader()
+            writer.writerows(r for r in reader if r["first_illicit_at"] < "2024-03-10")
+        streamed = runner.invoke(app, ["run", "--stream", "--model", str(tmp_path / "m"), "--labels", str(confirmed)])
+        assert streamed.exit_code == 0, streamed.output
+        assert "transfers streamed" in streamed.output
+        engine = create_engine_for(tiny_store)
+        try:
+            with session_scope(engine) as session:
+                after = list(session.scalars(select(MonitorAlert).where(MonitorAlert.rule_id == "model-ledger")))
+                scorings = [e.details for e in session.scalars(select(AuditEntry).where(
+                    AuditEntry.action == "monitor.model_score"))]  # fmt: skip
+        finally:
+            engine.dispose()
+        assert len(after) >= len(alerts)  # alerts raised on arrival join (or extend) the weekly job's
+        assert any('"streaming":true' in str(d).replace(" ", "") for d in scorings)
+        assert not {a.customer_id for a in after} & set(read_labels(confirmed)) - {a.customer_id for a in alerts}
     finally:
         get_settings.cache_clear()
 
@@ -480,3 +502,33 @@ def test_precomputed_edge_features_score_exactly_like_a_fresh_computation(
             (c.customer_id, c.probability) for c in fresh
         ]
     assert fresh  # the comparison covers alerted customers, not only empty lists
+
+
+def test_streaming_detector_scores_like_the_batch_path_and_alerts_as_transfers_arrive(
+    trained: tuple[TrainedModel, Path, LedgerGraph], world: Path
+) -> None:
+    from chainsleuth.monitor.models.detector import customer_risk
+    from chainsleuth.monitor.models.streaming import StreamingDetector
+
+    model, _, graph = trained
+    labels = read_labels(world / "ground_truth" / "customer_labels.csv")
+    onset = graph.onset(labels)
+    known = (onset <= _secs(80)) & graph.eligible
+    flagged = {graph.edges.labels[i] for i in np.flatnonzero(known)}
+    detector = StreamingDetector(model, graph.customers, flagged)
+    e = graph.edges
+    end = int(np.searchsorted(e.time, _secs(SCORE_DAY), side="right"))
+    alerted: set[str] = set()
+    for i in range(end):
+        found = detector.update(e.labels[e.src[i]], e.labels[e.dst[i]], float(e.amount[i]), int(e.time[i]))
+        alerted.update(c.customer_id for c in found)
+        assert all(c.probability >= model.threshold and c.reasons for c in found)
+    at = int(e.time[end - 1])
+    batch = customer_risk(model, e, at, known, graph.eligible)
+    by_customer = dict(zip((str(e.labels[n]) for n in batch.nodes), batch.probability, strict=True))
+    sample = [c for c in graph.customers if c in by_customer][:: max(1, len(by_customer) // 25)]
+    for customer in sample:  # the stream's score of any customer equals the batch score at the same moment
+        assert detector.score(customer, at) == pytest.approx(by_customer[customer], rel=1e-9, abs=1e-12)
+    batch_alerted = {c.customer_id for c in _candidates(trained, world)}
+    assert batch_alerted <= alerted  # whoever the weekly job alerts, the stream alerted on arrival
+    assert not alerted & {str(x) for x in flagged}

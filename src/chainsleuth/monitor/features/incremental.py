@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -167,6 +168,18 @@ class StreamingFeatures:
                 rows[a].append(float(arr[a]))
         names = account_feature_names(cfg, exposure, known=known_illicit is not None)
         return FeatureMatrix(names, np.array(rows, dtype=np.float64).reshape(n, len(names)))
+
+    def account_row(self, label: Hashable, at: int, flagged: AbstractSet[Hashable] | None = None) -> list[float]:
+        """One account's row of ``account_features(at, known_illicit=...)`` (names: ``account_feature_names(config,
+        known=flagged is not None)``), from its own and its partners' state only: cheap enough to score the
+        accounts each arriving transfer touches. ``flagged`` holds the labels of accounts already known illicit."""
+        if self._now is not None and at < self._now:
+            raise FeatureError("streaming state can only answer as of the latest edge time or later")
+        if label not in self._ids:
+            raise FeatureError(f"unknown account {label!r}")
+        a = self._ids[label]
+        flagged_ids = None if flagged is None else {self._ids[x] for x in flagged if x in self._ids}
+        return self._account_row(a, at) + self._profile.row(a, flagged_ids)
 
     def _account_row(self, a: int, at: int) -> list[float]:
         cfg = self.config

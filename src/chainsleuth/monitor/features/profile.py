@@ -28,7 +28,8 @@ All columns use only edges with ``time <= at``. Three families:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 from numpy.typing import NDArray
@@ -184,9 +185,27 @@ class ProfileState:
             if flags.shape != (n,):
                 raise FeatureError(f"known_illicit must have one flag per node ({n})")
             for k in range(2):
-                block = np.array([self._sides[k][a].known(flags) for a in range(n)], dtype=np.float64)
+                block = np.array([self._sides[k][a].known(lambda p: bool(flags[p])) for a in range(n)], np.float64)
                 cols += [block.reshape(n, len(KNOWN_STATS))[:, j] for j in range(len(KNOWN_STATS))]
         return np.column_stack(cols)
+
+    def row(self, a: int, flagged: AbstractSet[int] | None = None) -> list[float]:
+        """One node's profile columns (the row ``rows`` gives it), computed from its own and its partners' state
+        only: what a streaming detector needs to score the account a transfer just touched."""
+        self._grow(a + 1)
+        out = [*self._sides[0][a].stats(), *self._sides[1][a].stats()]
+        column = {name: j for j, name in enumerate(profile_feature_names()[: 2 * len(LIFE_STATS)])}
+        for k in range(2):
+            partners = sorted(self._sides[k][a].partners)
+            habits = {p: [*self._sides[0][p].stats(), *self._sides[1][p].stats()] for p in partners}
+            for f in NEIGHBOUR_OF:
+                j = column[f]
+                pv = [0.0 if math.isnan(habits[p][j]) else habits[p][j] for p in partners]
+                out += [sum(pv) / len(pv), max(pv)] if pv else [math.nan, math.nan]
+        if flagged is not None:
+            for k in range(2):
+                out += self._sides[k][a].known(lambda p: p in flagged)
+        return out
 
 
 class _Side:
@@ -228,11 +247,11 @@ class _Side:
         distinct = float(len(self.amounts))
         return [float(c), std, cv, distinct, distinct / c, ratio, float(len(self.partners))]
 
-    def known(self, flags: NDArray[np.bool_]) -> list[float]:
-        hits = sum(rec[0] for p, rec in self.partners.items() if flags[p])
-        flagged = sum(rec[1] for p, rec in self.partners.items() if flags[p])
+    def known(self, is_flagged: Callable[[int], bool]) -> list[float]:
+        hits = sum(rec[0] for p, rec in self.partners.items() if is_flagged(p))
+        flagged = sum(rec[1] for p, rec in self.partners.items() if is_flagged(p))
         total = sum(rec[1] for rec in self.partners.values())
-        partners = sum(1 for p in self.partners if flags[p])
+        partners = sum(1 for p in self.partners if is_flagged(p))
         c = self.count
         return [
             float(hits),

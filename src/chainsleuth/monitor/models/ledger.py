@@ -90,6 +90,50 @@ def _seconds(column: pa.ChunkedArray) -> list[int]:
     return [int(v) for v in pc.divide(micros, 1_000_000).to_pylist()]
 
 
+def transfer_ends(
+    kind: Any, customer: Any, counterparty: Any, address: Any, chain: Any, bank: Any
+) -> tuple[str, str] | None:
+    """Sender and receiver node of one ledger event, or None for events that move no value between parties.
+
+    Internal transfers link two customers; a withdrawal goes to ``address:<chain>:<address>``; a deposit comes
+    from ``deposit_address:<address>`` (the ledger knows our deposit address, not the sender); fiat movements go
+    through ``bank:<reference>`` (one bank account behind many customers shows up as fan-in).
+    """
+    if kind == "internal_transfer":
+        s, d = customer, counterparty
+    elif kind == "withdrawal":
+        s, d = customer, f"address:{chain}:{address}"
+    elif kind == "deposit":
+        s, d = f"deposit_address:{address}", customer
+    elif kind == "fiat_deposit":
+        s, d = f"bank:{bank}", customer
+    elif kind == "fiat_withdrawal":
+        s, d = customer, f"bank:{bank}"
+    else:
+        return None
+    if s is None or d is None:
+        return None
+    return str(s), str(d)
+
+
+def event_transfer(event: Mapping[str, Any]) -> tuple[str, str, float, int] | None:
+    """One ledger event (a mapping, as the rule engines stream them) as ``(sender, receiver, usd, seconds)``."""
+    ends = transfer_ends(
+        event.get("event_type"), event.get("customer_id"), event.get("counterparty_customer_id"),
+        event.get("address"), event.get("chain"), event.get("bank_reference"),
+    )  # fmt: skip
+    if ends is None:
+        return None
+    stamp = event.get("timestamp")
+    if isinstance(stamp, dt.datetime):
+        seconds = int((stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)).timestamp())
+    elif isinstance(stamp, int | float):
+        seconds = int(stamp) // 1_000_000  # the engines' integer microseconds
+    else:
+        raise FeatureError(f"event {event.get('event_id')!r} has no usable timestamp")
+    return ends[0], ends[1], float(event.get("usd_value") or 0.0), seconds
+
+
 def ledger_graph(events: pa.Table, customers: Sequence[str]) -> LedgerGraph:
     """The customer-level transfer graph of ledger events (any row order; other event types are skipped).
 
@@ -111,22 +155,11 @@ def ledger_graph(events: pa.Table, customers: Sequence[str]) -> LedgerGraph:
     tim: list[int] = []
     kept: list[str | None] = []
     for i, kind in enumerate(etype):
-        if kind == "internal_transfer":
-            s, d = cust[i], cpty[i]
-        elif kind == "withdrawal":
-            s, d = cust[i], f"address:{chain[i]}:{addr[i]}"
-        elif kind == "deposit":
-            s, d = f"deposit_address:{addr[i]}", cust[i]
-        elif kind == "fiat_deposit":
-            s, d = f"bank:{bank[i]}", cust[i]
-        elif kind == "fiat_withdrawal":
-            s, d = cust[i], f"bank:{bank[i]}"
-        else:
+        ends = transfer_ends(kind, cust[i], cpty[i], addr[i], chain[i], bank[i])
+        if ends is None:
             continue
-        if s is None or d is None:
-            continue
-        src.append(str(s))
-        dst.append(str(d))
+        src.append(ends[0])
+        dst.append(ends[1])
         amt.append(float(usd[i] or 0.0))
         tim.append(int(ts[i]))
         kept.append(None if ids[i] is None else str(ids[i]))
