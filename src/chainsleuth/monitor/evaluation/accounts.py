@@ -263,6 +263,7 @@ def evaluate_accounts(
             "val_time": task.val_time,
             "test_time": task.test_time,
             "start": task.start,
+            "score_every": task.score_every,
         },
         "data": {
             "train": {"n": int(sum(s.y.size for s in train)), "positives": int(sum(s.y.sum() for s in train))},
