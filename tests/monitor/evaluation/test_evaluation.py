@@ -172,3 +172,4 @@ def test_cli_elliptic_and_amlworld_on_fixtures(tmp_path: Path) -> None:
     assert rep["data"]["test"]["positives"] == 3
     assert "CYCLE" in rep["methods"]["lgbm_graph"]["summary"]["recall_by_group"]
     assert "| lgbm_graph |" in (tmp_path / "amlworld.md").read_text()
+    assert rep["methods"]["lgbm_profile"]["n_features"] == rep["methods"]["lgbm_raw"]["n_features"] + 20

@@ -31,6 +31,7 @@ from chainsleuth.monitor.evaluation.gfp import gfp_edge_features
 from chainsleuth.monitor.evaluation.guard import SealedLabels
 from chainsleuth.monitor.evaluation.metrics import f1_at, mean_std, pr_auc, recall_at_budget, recall_by_group
 from chainsleuth.monitor.features.bulk import FeatureConfig, edge_features
+from chainsleuth.monitor.features.edge_profile import edge_profile_features, edge_profile_names
 from chainsleuth.monitor.features.edges import EdgeList, FeatureError, FloatArray
 from chainsleuth.monitor.models.lgbm import TrainConfig, train_model
 
@@ -133,14 +134,21 @@ def evaluate_amlworld(
     config: FeatureConfig = AMLWORLD_CONFIG,
     budget: float = 0.01,
 ) -> dict[str, Any]:
-    """LightGBM on raw columns, plus our edge features, plus (if snapml) GFP's; 60/20/20 split by time."""
+    """LightGBM on raw columns; raw plus lifetime habits (profile); raw plus all our edge features (graph); raw
+    plus GFP's (if snapml); 60/20/20 split by time."""
     e = data.edges
     n = e.n_edges
     a, b = int(0.6 * n), int(0.8 * n)
     ours = edge_features(e, config)
+    habits, habit_names = edge_profile_features(e), edge_profile_names()
     blocks: dict[str, tuple[list[str], FloatArray]] = {
         "lgbm_raw": (data.raw_names, data.raw),
-        "lgbm_graph": (data.raw_names + ours.names, np.column_stack([data.raw, ours.values])),
+        # the sender's and receiver's lifetime habits as of each transfer (the drift-robust set, as for accounts)
+        "lgbm_profile": (data.raw_names + habit_names, np.column_stack([data.raw, habits])),
+        "lgbm_graph": (
+            data.raw_names + ours.names + habit_names,
+            np.column_stack([data.raw, ours.values, habits]),
+        ),
     }
     gfp = gfp_edge_features(e, config.pattern_window)
     methods: dict[str, Any] = {}
