@@ -179,3 +179,39 @@ def test_mode_change_needs_permission_csrf_reason_is_audited_and_honoured(
     with session_scope(engine) as session:
         assert session.scalar(select(AuditEntry).where(AuditEntry.action == "rules.promote")) is not None
     assert 'badge-ok">active' in client.get("/rules").text.split(f'id="rule-{SHADOW}"')[1].split("</tr>")[0]
+
+
+def test_a_detector_that_has_run_is_listed_shown_and_can_be_put_in_shadow(
+    client: TestClient, world: tuple[Settings, Engine]
+) -> None:
+    """Model rules (``model-*``) appear once stored, rebuilt from their stored definition; their mode switches like
+    a rule's, and ``store_model_alerts`` honours it (tested with the detector)."""
+    from chainsleuth.monitor.alerts.store import register_rules
+    from chainsleuth.monitor.models.model_alerts import rule_from_definition
+
+    engine = world[1]
+    definition = {
+        "id": "model-ledger", "version": 1, "title": "LightGBM detector 'ledger' (74 features)",
+        "description": "Customers whose model risk reaches the threshold.", "severity": "high",
+        "tags": ["model", "lightgbm"], "mode": "active", "scope": ["model_score"], "subject": "customer",
+        "condition": "model_risk >= 0.25", "params": {"model_risk": 0.25}, "explain": "model risk",
+        "queue": "aml-high", "dedup_seconds": 604800, "source": "", "content_hash": "f" * 64,
+    }  # fmt: skip
+    with session_scope(engine) as session:
+        register_rules(session, [rule_from_definition(definition)])
+    login(client, "compliance")
+    listing = client.get("/rules").text
+    assert 'id="rule-model-ledger"' in listing
+    page = client.get("/rules/model-ledger")
+    assert page.status_code == 200
+    assert "LightGBM detector" in page.text
+    assert "model_risk &gt;= 0.25" in page.text or "model_risk >= 0.25" in page.text
+    reason = "validation precision too low this quarter; observe first"
+    form = {"mode": "shadow", "reason": reason, "csrf_token": csrf_from(page.text)}
+    done = client.post("/rules/model-ledger/mode", data=form, follow_redirects=False)
+    assert done.status_code == 303
+    with session_scope(engine) as session:
+        row = session.get(MonitorRuleMode, "model-ledger")
+        assert row is not None
+        assert row.mode == "shadow"
+    assert "(override)" in client.get("/rules").text.split('id="rule-model-ledger"')[1].split("</tr>")[0]

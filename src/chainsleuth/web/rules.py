@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from chainsleuth.errors import InvalidInputError, NotFoundError
 from chainsleuth.monitor.alerts import store as alert_store
+from chainsleuth.monitor.models.model_alerts import stored_model_rules
 from chainsleuth.monitor.rules.loader import load_rules
 from chainsleuth.monitor.rules.model import MODES, Rule, RuleSet
 from chainsleuth.privacy import audit
@@ -53,9 +54,16 @@ def readable(text: str) -> str:
     return _SECONDS.sub(lambda m: f"window={duration(int(m.group(1)))}", text)
 
 
+def declared_rules(db: Session) -> RuleSet:
+    """The shipped library plus the detectors (model rules) this deployment has run, as declared (no overrides)."""
+    library = load_rules()
+    models = tuple(rule for rule in stored_model_rules(db) if rule.id not in {r.id for r in library})
+    return RuleSet(tuple(library) + models, library.lists)
+
+
 def effective_rules(db: Session) -> RuleSet:
-    """The shipped library with the deployment's mode overrides applied (what the next run evaluates)."""
-    return alert_store.apply_mode_overrides(db, load_rules())
+    """The library and the detectors with the deployment's mode overrides applied (what the next run evaluates)."""
+    return alert_store.apply_mode_overrides(db, declared_rules(db))
 
 
 def _rule(rules: RuleSet, rule_id: str) -> Rule:
@@ -114,7 +122,7 @@ def shadow_hits_page(
 ) -> HTMLResponse:
     """Hits of rules in shadow mode: recorded and shown here, never alerted."""
     hits = alert_store.shadow_hits(db, rule or None, 200)
-    rule_ids = sorted({r.id for r in load_rules()})
+    rule_ids = sorted({r.id for r in declared_rules(db)})
     return render(request, "rules/shadow_hits.html", viewer, {
         "title": "Shadow hits", "hits": hits, "rule": rule or "", "rule_ids": rule_ids,
     })  # fmt: skip
@@ -159,7 +167,7 @@ def rule_page(request: Request, rule_id: str, viewer: Reader, db: DbSession) -> 
     """One rule: prose, logic rendered readably, parameters and lists, revisions, activity, latest backtest."""
     rules = effective_rules(db)
     rule = _rule(rules, rule_id)
-    declared = _rule(load_rules(), rule_id).mode
+    declared = _rule(declared_rules(db), rule_id).mode
     lists = {name: values for name, values in rules.lists.items() if re.search(rf"['\"]{re.escape(name)}['\"]",
                                                                                  rule.condition_text)}  # fmt: skip
     aggregates = [(name, readable(key)) for name, key in rule.named.items()]

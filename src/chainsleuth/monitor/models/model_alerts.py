@@ -41,6 +41,7 @@ DEFAULT_QUEUE = "aml-high"
 DEFAULT_DEDUP_SECONDS = 7 * 86_400
 EVENT_TYPE = "model_score"
 RISK = "model_risk"
+MODEL_PREFIX = "model-"
 EXPLAIN = "model risk {model_risk} ≥ threshold {threshold}: the top reasons with their values and direction"
 EXPLAINED_REASONS = 3
 
@@ -80,7 +81,7 @@ def model_rule(
     payload = {"model_id": model_id, "threshold": threshold, "dedup_seconds": dedup_seconds,
                "bands": SEVERITY_BANDS, "explain": EXPLAIN}  # fmt: skip
     return Rule(
-        id=f"model-{name}",
+        id=f"{MODEL_PREFIX}{name}",
         version=1,
         title=f"LightGBM detector '{name}' ({len(model.features)} features, trained on "
         f"{_date(window.get('start'))} to {_date(window.get('end'))})",
@@ -107,6 +108,39 @@ def model_rule(
         source=source,
         content_hash=hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest(),
     )
+
+
+def rule_from_definition(definition: dict[str, Any]) -> Rule:
+    """A model rule rebuilt from the definition stored with its revision (``register_rules``), so the rules pages
+    can list it, show it and switch its mode without the model files."""
+    try:
+        threshold = float(definition["params"][RISK])
+        return Rule(
+            id=str(definition["id"]), version=int(definition["version"]), title=str(definition["title"]),
+            description=str(definition["description"]), severity=str(definition["severity"]),
+            tags=tuple(definition.get("tags") or ()), mode=str(definition["mode"]),
+            scope=tuple(definition.get("scope") or (EVENT_TYPE,)), subject=str(definition.get("subject") or "customer"),
+            condition_text=str(definition["condition"]),
+            condition=Cmp(BOOL, ">=", Ref(NUM, "event", RISK), Const(NUM, threshold)),
+            named={}, aggregates={}, params={RISK: threshold}, explain=str(definition.get("explain") or EXPLAIN),
+            queue=definition.get("queue"), dedup_seconds=int(definition.get("dedup_seconds") or DEFAULT_DEDUP_SECONDS),
+            source=str(definition.get("source") or ""), content_hash=str(definition["content_hash"]),
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError) as error:
+        raise FeatureError(f"stored model rule definition is incomplete: {error}") from None
+
+
+def stored_model_rules(session: Session) -> list[Rule]:
+    """The latest stored revision of every model rule (``model-*``): the detectors this deployment has run."""
+    from sqlalchemy import select
+
+    from chainsleuth.store.models.alerts import MonitorRuleVersion
+
+    latest: dict[str, MonitorRuleVersion] = {}
+    query = select(MonitorRuleVersion).where(MonitorRuleVersion.rule_id.like(f"{MODEL_PREFIX}%"))
+    for row in session.scalars(query.order_by(MonitorRuleVersion.rule_id, MonitorRuleVersion.revision)):
+        latest[row.rule_id] = row
+    return [rule_from_definition(dict(row.definition)) for row in latest.values()]
 
 
 def _number(value: float) -> float | None:
