@@ -7,6 +7,7 @@ shows everything the product can do, on the same code paths a real deployment us
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from collections.abc import Callable
@@ -112,8 +113,6 @@ class DemoReport:
 
 
 def _day(seconds: int) -> str:
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(seconds, dt.UTC).date().isoformat()
 
 

@@ -70,7 +70,9 @@ def world(
     Methods, all scored on the same test customers: the best single-threshold rule; LightGBM on raw, graph and
     profile features of the ledger's transfer graph; and the shipped rule library (rule_library: its active rules
     over the ledger up to the test time, batch engine, direct TagPack exposure only; a customer is alerted when
-    at least one rule hits it in the test period). Snapshots at the 20/40/60/80 % quantiles of the illicit onsets.
+    at least one rule hits it in the test period). Snapshots at the 20/40/60/80 % quantiles of the illicit onsets;
+    the validation and test periods are also scored weekly, as the detector runs, and a customer's score is its
+    highest of the period (the threshold is chosen on the validation period's weekly highs).
     """
     from chainsleuth.monitor.evaluation.world import evaluate_world
 

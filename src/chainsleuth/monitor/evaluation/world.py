@@ -17,8 +17,6 @@ the shipped rule library (``rule_library``, run by the batch engine over the led
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ from chainsleuth.monitor.evaluation.accounts import AccountTask, evaluate_accoun
 from chainsleuth.monitor.evaluation.world_rules import rule_library_method
 from chainsleuth.monitor.features.bulk import FeatureConfig
 from chainsleuth.monitor.features.edges import EdgeList, FeatureError
-from chainsleuth.monitor.models.ledger import LEDGER_CONFIG, NOT_ILLICIT_ROLES, world_ledger
+from chainsleuth.monitor.models.ledger import LEDGER_CONFIG, read_labels, world_ledger
 from chainsleuth.monitor.models.lgbm import TrainConfig
 from chainsleuth.monitor.rules.model import RuleSet
 
@@ -48,19 +46,9 @@ def ledger_edges(world_dir: Path) -> tuple[EdgeList, list[str]]:
 
 
 def world_labels(world_dir: Path) -> dict[str, tuple[float, str]]:
-    """customer id -> (onset in unix seconds, typology) for illicit customers (earliest incident wins)."""
-    path = world_dir / "ground_truth" / "customer_labels.csv"
-    if not path.is_file():
-        raise FeatureError(f"{path} not found")
-    out: dict[str, tuple[float, str]] = {}
-    with path.open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            if row.get("role") in NOT_ILLICIT_ROLES:
-                continue
-            at = dt.datetime.fromisoformat(row["first_illicit_at"].replace("Z", "+00:00")).timestamp()
-            if row["customer_id"] not in out or at < out[row["customer_id"]][0]:
-                out[row["customer_id"]] = (at, row["label"])
-    return out
+    """customer id -> (onset in unix seconds, typology) for illicit customers (earliest incident wins; victims
+    are not illicit): the world's ``ground_truth/customer_labels.csv`` read as the detector reads confirmed cases."""
+    return read_labels(world_dir / "ground_truth" / "customer_labels.csv")
 
 
 def world_task(

@@ -159,35 +159,16 @@ class ProfileState:
         self._sides[1][v].add(u, amount)
 
     def rows(self, n: int, known_illicit: NDArray[np.bool_] | None = None) -> FloatArray:
+        """Every node's profile columns: ``row`` for each of the ``n`` nodes."""
         self._grow(n)
-        life = [[*self._sides[0][a].stats(), *self._sides[1][a].stats()] for a in range(n)]
-        life_m = np.array(life, dtype=np.float64).reshape(n, 2 * len(LIFE_STATS))
-        names = profile_feature_names()
-        by_name = {name: life_m[:, j] for j, name in enumerate(names[: 2 * len(LIFE_STATS)])}
-        cols = [life_m[:, j] for j in range(life_m.shape[1])]
-        for k in range(2):
-            for f in NEIGHBOUR_OF:
-                vals = np.nan_to_num(by_name[f], nan=0.0)
-                means, maxes = [], []
-                for a in range(n):
-                    partners = self._sides[k][a].partners
-                    if partners:
-                        # ascending partner order and a plain running sum: the bulk path's bincount order
-                        pv = [float(vals[p]) for p in sorted(partners)]
-                        means.append(sum(pv) / len(pv))
-                        maxes.append(max(pv))
-                    else:
-                        means.append(math.nan)
-                        maxes.append(math.nan)
-                cols += [np.array(means), np.array(maxes)]
+        flagged = None
         if known_illicit is not None:
             flags = np.asarray(known_illicit, dtype=bool)
             if flags.shape != (n,):
                 raise FeatureError(f"known_illicit must have one flag per node ({n})")
-            for k in range(2):
-                block = np.array([self._sides[k][a].known(lambda p: bool(flags[p])) for a in range(n)], np.float64)
-                cols += [block.reshape(n, len(KNOWN_STATS))[:, j] for j in range(len(KNOWN_STATS))]
-        return np.column_stack(cols)
+            flagged = {int(k) for k in np.flatnonzero(flags)}
+        width = len(profile_feature_names(known_illicit is not None))
+        return np.array([self.row(a, flagged) for a in range(n)], dtype=np.float64).reshape(n, width)
 
     def row(self, a: int, flagged: AbstractSet[int] | None = None) -> list[float]:
         """One node's profile columns (the row ``rows`` gives it), computed from its own and its partners' state

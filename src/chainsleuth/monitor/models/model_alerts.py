@@ -18,7 +18,6 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -219,32 +218,14 @@ def model_alert_book(candidates: Sequence[ModelAlertCandidate], rule: Rule) -> A
     return book
 
 
-@dataclass(frozen=True)
-class ModelStoreReport:
-    created: int
-    updated: int
-    shadow_hits: int
-    skipped_closed: int  # customers whose alert for this very period an analyst already closed
-
-
-def store_model_alerts(session: Session, candidates: Sequence[ModelAlertCandidate], rule: Rule) -> ModelStoreReport:
+def store_model_alerts(session: Session, candidates: Sequence[ModelAlertCandidate], rule: Rule) -> StoreReport:
     """Store the candidates' alerts (merged into open alerts of the same model and customer) in ``session``.
 
     The deployment's mode override for the rule applies (a rules manager may have put the model in shadow).
-    Re-scoring the same period does not resurrect an alert an analyst closed: its key already exists.
+    Re-scoring the same period does not resurrect an alert an analyst closed: ``store_alerts`` keeps a closed
+    episode closed (``skipped_closed``), for rules and models alike.
     """
-    from sqlalchemy import select
-
     from chainsleuth.monitor.alerts.store import apply_mode_overrides, store_alerts
-    from chainsleuth.store.models.alerts import MonitorAlert
 
     rules = apply_mode_overrides(session, RuleSet((rule,)))
-    book = model_alert_book(candidates, rules.rules[0])
-    keys = [alert.alert_key for alert in book.alerts]
-    query = select(MonitorAlert.alert_key).where(MonitorAlert.alert_key.in_(keys), MonitorAlert.status == "closed")
-    closed = set(session.scalars(query)) if keys else set()
-    fresh = [alert for alert in book.alerts if alert.alert_key not in closed]
-    skipped = len(book.alerts) - len(fresh)
-    book.alerts = fresh
-    report: StoreReport = store_alerts(session, book, rules)
-    return ModelStoreReport(report.created, report.updated, report.shadow_hits, skipped)
+    return store_alerts(session, model_alert_book(candidates, rules.rules[0]), rules)
