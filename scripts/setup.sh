@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything chainsleuth needs on a fresh Debian machine, idempotently:
-#   - Debian packages (PostgreSQL for the test suite and team deployments),
-#   - a Python virtual environment in .venv with chainsleuth and its dev tools.
+#   - Debian packages (PostgreSQL for the test suite and team deployments, Chromium for the browser tests),
+#   - a Python virtual environment in .venv with chainsleuth and its dev tools,
+#   - the front-end assets from the npm registry, copied into the package.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."

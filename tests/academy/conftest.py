@@ -113,3 +113,13 @@ def perfect_answer(academy: Academy, trainee: str, exercise: str) -> dict[str, A
             "deadline": (academy.clock() + timedelta(days=30)).date().isoformat(),
         }
     return answer
+
+
+def complete_course(academy: Academy, trainee: str, *, skip: tuple[str, ...] = ()) -> None:
+    """Pass every quiz and solve every exercise (but those in ``skip``) perfectly."""
+    for module in academy.course.modules:
+        academy.submit_quiz(COHORT, trainee, module.id, {q.id: q.answer for q in module.quiz})
+    for exercise in academy.course.exercises:
+        if exercise not in skip:
+            academy.start_exercise(COHORT, trainee, exercise)
+            academy.submit(COHORT, trainee, exercise, perfect_answer(academy, trainee, exercise))

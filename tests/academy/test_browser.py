@@ -17,7 +17,7 @@ from chainsleuth.config import Settings
 from chainsleuth.privacy import passwords
 from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.users import create_user
-from tests.academy.conftest import COHORT, PASSWORD, SECRET, _setup, key_of, perfect_answer
+from tests.academy.conftest import COHORT, PASSWORD, SECRET, _setup, complete_course, key_of
 from tests.browser import SCREENSHOTS, chromium, serving
 
 
@@ -34,12 +34,7 @@ def server(academy_dir: Path, sqlite_template: Path, tmp_path_factory: pytest.Te
     with session_scope(engine) as session:
         for username, role in (("alice", "analyst"), ("instructor", "senior_analyst")):
             create_user(session, username=username, password=PASSWORD, role=role, display_name=username)
-    for module in academy.course.modules:
-        academy.submit_quiz(COHORT, "alice", module.id, {q.id: q.answer for q in module.quiz})
-    for exercise in academy.course.exercises:
-        if exercise != "phone-theft":
-            academy.start_exercise(COHORT, "alice", exercise)
-            academy.submit(COHORT, "alice", exercise, perfect_answer(academy, "alice", exercise))
+    complete_course(academy, "alice", skip=("phone-theft",))
     settings = Settings(data_dir=academy_dir.parent, database_url=str(engine.url), secret_key=SECRET, demo=True)
     try:
         with serving(create_app(settings, engine=engine)) as base:

@@ -9,15 +9,7 @@ from pypdf import PdfReader
 
 from chainsleuth.academy.service import Academy
 from chainsleuth.errors import PolicyViolationError
-from tests.academy.conftest import COHORT, perfect_answer
-
-
-def complete_course(academy: Academy, trainee: str) -> None:
-    for module in academy.course.modules:
-        academy.submit_quiz(COHORT, trainee, module.id, {q.id: q.answer for q in module.quiz})
-    for exercise in academy.course.exercises:
-        academy.start_exercise(COHORT, trainee, exercise)
-        academy.submit(COHORT, trainee, exercise, perfect_answer(academy, trainee, exercise))
+from tests.academy.conftest import COHORT, complete_course
 
 
 def test_certificate_pdf_holds_holder_course_and_a_code_that_verifies(academy: Academy) -> None:

@@ -13,38 +13,26 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from chainsleuth.api.app import create_app
 from chainsleuth.chain.clustering import HEURISTICS, cluster_chain
 from chainsleuth.chain.tracing.cache import GRAPHS
 from chainsleuth.config import Settings
 from chainsleuth.ingest.etl import ingest_world_chains
-from chainsleuth.privacy import passwords
 from chainsleuth.store.chainstore import ChainStore
-from chainsleuth.store.db import create_engine_for
-from tests.web.helpers import load_tiny_world, password_of
+from tests.web.helpers import loaded_world, password_of, web_client
 
 
 @pytest.fixture(scope="module")
 def loaded(
     module_database_url: str, tiny_world: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Settings, Engine]]:
-    previous = passwords.get_hasher()
-    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
-    settings = Settings(data_dir=tmp_path_factory.mktemp("analytics"), database_url=module_database_url, demo=True)
-    engine = create_engine_for(module_database_url)
-    try:
-        load_tiny_world(tiny_world, settings, engine)
-        cluster_chain(ChainStore(settings.chain_dir), "bitcoin")
-        yield settings, engine
-    finally:
-        engine.dispose()
-        passwords.set_hasher(previous)
+    with loaded_world(tiny_world, module_database_url, tmp_path_factory.mktemp("analytics")) as world:
+        cluster_chain(ChainStore(world[0].chain_dir), "bitcoin")
+        yield world
 
 
 @pytest.fixture(scope="module")
 def client(loaded: tuple[Settings, Engine], tiny_world: Path) -> Iterator[TestClient]:
-    settings, engine = loaded
-    with TestClient(create_app(settings, engine=engine, world_dir=tiny_world)) as test_client:
+    with web_client(*loaded, tiny_world) as test_client:
         yield test_client
 
 

@@ -13,7 +13,13 @@ from chainsleuth.cases.goaml import filing
 from chainsleuth.cases.goaml.config import load_config
 from chainsleuth.cases.goaml.translit import split_name, to_ascii
 from chainsleuth.cases.goaml.validate import validate
-from chainsleuth.errors import ConfigurationError, PermissionDeniedError, PolicyViolationError
+from chainsleuth.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    PolicyViolationError,
+)
 from chainsleuth.store.db import session_scope
 from chainsleuth.store.models import AuditEntry, Customer
 from tests.cases.conftest import ANALYST, NOW, OFFICER, OFFICER2, SENIOR, make_alert
@@ -130,6 +136,18 @@ def test_invalid_report_cannot_be_approved(loaded: Engine) -> None:
             filing.approve_report(s, OFFICER, report.id, report.version, now=NOW)
         assert refused.value.details["errors"]
         assert validate(report.xml.encode()) == report.validation_errors
+
+
+def test_redraft_checks_indicators_and_events_like_draft(loaded: Engine) -> None:
+    with session_scope(loaded) as s:
+        case = service.create_case(s, SENIOR, title="redraft input", now=NOW)
+        report = filing.draft_report(s, SENIOR, case.id, reason="r", action="a", event_ids=["E0000000002"], now=NOW)
+        with pytest.raises(InvalidInputError, match="indicators") as bad_code:
+            filing.redraft(s, SENIOR, report.id, report.version, indicators=["NOPE0"], now=NOW)
+        assert bad_code.value.details["indicators"] == ["NOPE0"]
+        with pytest.raises(NotFoundError, match="ledger events") as missing:
+            filing.redraft(s, SENIOR, report.id, report.version, event_ids=["E9999999999"], now=NOW)
+        assert missing.value.details["event_ids"] == ["E9999999999"]
 
 
 def test_wrong_role_cannot_draft(loaded: Engine) -> None:

@@ -178,3 +178,15 @@ def test_writer_never_touches_other_components_files(loaded: ChainStore) -> None
         pass
     loaded.truncate_above("bitcoin", 101)
     assert derived.read_bytes() == b"clustering output"
+
+
+def test_truncate_above_keeps_address_parts_of_earlier_batches(tmp_path: Path) -> None:
+    store = ChainStore(tmp_path / "store")
+    ingest_world_chains(world_copy(tmp_path), store, batch_size=1)  # one batch (and address part) per block
+    before = store.chain_state("bitcoin").table_parts("addresses")
+    addresses = store.table("bitcoin", "addresses").to_pylist()
+    store.truncate_above("bitcoin", 101)
+    earlier = [part for part in before if part.last_block <= 101]
+    assert len(earlier) >= 2
+    assert store.chain_state("bitcoin").table_parts("addresses")[: len(earlier)] == earlier
+    assert store.table("bitcoin", "addresses").to_pylist() == [a for a in addresses if a["first_seen_block"] <= 101]

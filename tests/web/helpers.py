@@ -1,14 +1,21 @@
-"""Shared helpers of the web tests: log in through the real form, read CSRF tokens, load a world."""
+"""Shared helpers of the web tests: log in through the real form, read CSRF tokens, load a world, serve it."""
 
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from chainsleuth.api.app import create_app
 from chainsleuth.config import Settings
+from chainsleuth.privacy import passwords
+from chainsleuth.store.db import create_engine_for
 from chainsleuth.store.users import DEMO_USERS
 
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -56,3 +63,31 @@ def load_tiny_world(world: Path, settings: Settings, engine: Engine) -> None:
     with session_scope(engine) as session:
         _import_world_tagpacks(session, world)
         seed_demo_users(session)
+
+
+@contextmanager
+def loaded_world(world: Path, database_url: str, data_dir: Path, **settings: Any) -> Iterator[tuple[Settings, Engine]]:
+    """Demo settings over ``data_dir`` and ``database_url`` (plus ``settings``), an engine with the tiny world
+    loaded (:func:`load_tiny_world`) and cheap password hashing; the engine is disposed and the hasher restored
+    on exit. The module-scoped ``world`` fixtures of the page tests are built on this."""
+    previous = passwords.get_hasher()
+    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
+    engine = create_engine_for(database_url)
+    try:
+        configured = Settings(data_dir=data_dir, database_url=database_url, demo=True, **settings)
+        load_tiny_world(world, configured, engine)
+        yield configured, engine
+    finally:
+        engine.dispose()
+        passwords.set_hasher(previous)
+
+
+def sqlite_copy(template: Path, data_dir: Path) -> str:
+    """The URL of a copy of the migrated SQLite template in ``data_dir`` (the browser tests' one database)."""
+    shutil.copyfile(template, data_dir / "chainsleuth.db")
+    return f"sqlite:///{data_dir / 'chainsleuth.db'}"
+
+
+def web_client(settings: Settings, engine: Engine, world: Path) -> TestClient:
+    """A TestClient of the whole app over a loaded world (use it as a context manager: it runs the lifespan)."""
+    return TestClient(create_app(settings, engine=engine, world_dir=world))

@@ -15,13 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from chainsleuth.api.app import create_app
 from chainsleuth.config import Settings
 from chainsleuth.errors import PolicyViolationError
-from chainsleuth.privacy import passwords
-from chainsleuth.store.db import create_engine_for, session_scope
+from chainsleuth.store.db import session_scope
 from chainsleuth.store.models.alerts import MonitorAlert
-from tests.web.helpers import csrf_from, load_tiny_world, login
+from tests.web.helpers import csrf_from, loaded_world, login, web_client
 
 UPLOAD_LIMIT = 64 * 1024
 
@@ -56,24 +54,15 @@ def phone_theft(world: Path) -> dict[str, Any]:
 def world(
     module_database_url: str, tiny_world: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Settings, Engine]]:
-    previous = passwords.get_hasher()
-    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
-    settings = Settings(data_dir=tmp_path_factory.mktemp("web-cases"), database_url=module_database_url, demo=True,
-                        max_upload_bytes=UPLOAD_LIMIT)  # fmt: skip
-    engine = create_engine_for(module_database_url)
-    try:
-        load_tiny_world(tiny_world, settings, engine)
-        run_monitoring(engine)
-        yield settings, engine
-    finally:
-        engine.dispose()
-        passwords.set_hasher(previous)
+    data_dir = tmp_path_factory.mktemp("web-cases")
+    with loaded_world(tiny_world, module_database_url, data_dir, max_upload_bytes=UPLOAD_LIMIT) as loaded:
+        run_monitoring(loaded[1])
+        yield loaded
 
 
 @pytest.fixture(scope="module")
 def client(world: tuple[Settings, Engine], tiny_world: Path) -> Iterator[TestClient]:
-    settings, engine = world
-    with TestClient(create_app(settings, engine=engine, world_dir=tiny_world)) as test_client:
+    with web_client(*world, tiny_world) as test_client:
         yield test_client
 
 

@@ -7,39 +7,26 @@ names every run) for docs/web.md and the README. SQLite only: the backends are c
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from chainsleuth.api.app import create_app
 from chainsleuth.config import Settings
-from chainsleuth.privacy import passwords
 from chainsleuth.store.chainstore import ChainStore
-from chainsleuth.store.db import create_engine_for, session_scope
+from chainsleuth.store.db import session_scope
 from chainsleuth.store.models import DepositAddress
 from chainsleuth.web.graph import neighbourhood
 from tests.browser import SCREENSHOTS, chromium, serving
-from tests.web.helpers import load_tiny_world, password_of
+from tests.web.helpers import loaded_world, password_of, sqlite_copy
 
 
-@pytest.fixture(scope="module")
-def server(
-    tiny_world: Path, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
-) -> Iterator[dict[str, Any]]:
-    """uvicorn serving the app over a loaded tiny world; yields its URL and the addresses the journeys use."""
-
-    previous = passwords.get_hasher()
-    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
-    data_dir = tmp_path_factory.mktemp("web-browser")
-    shutil.copyfile(sqlite_template, data_dir / "chainsleuth.db")
-    url = f"sqlite:///{data_dir / 'chainsleuth.db'}"
-    settings = Settings(data_dir=data_dir, database_url=url, demo=True)
-    engine = create_engine_for(url)
-    load_tiny_world(tiny_world, settings, engine)
+def _expandable_deposit(settings: Settings, engine: Engine) -> tuple[str, str, str]:
+    """A bitcoin deposit address with a mid-sized neighbourhood and a neighbour that expands it: (address,
+    neighbour, customer)."""
     store = ChainStore(settings.chain_dir)
     with session_scope(engine) as session:
         candidates = session.scalars(
@@ -60,13 +47,20 @@ def server(
                     best = (len(around) + new, deposit.address, node["data"]["id"], deposit.customer_id)
             if best is not None and best[0] >= 14:
                 break
-        assert best is not None, "no bitcoin deposit address with an expandable neighbour in the tiny world"
-    try:
+    assert best is not None, "no bitcoin deposit address with an expandable neighbour in the tiny world"
+    return best[1], best[2], best[3]
+
+
+@pytest.fixture(scope="module")
+def server(
+    tiny_world: Path, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[dict[str, Any]]:
+    """uvicorn serving the app over a loaded tiny world; yields its URL and the addresses the journeys use."""
+    data_dir = tmp_path_factory.mktemp("web-browser")
+    with loaded_world(tiny_world, sqlite_copy(sqlite_template, data_dir), data_dir) as (settings, engine):
+        address, neighbour, customer = _expandable_deposit(settings, engine)
         with serving(create_app(settings, engine=engine)) as base:
-            yield {"base": base, "address": best[1], "neighbour": best[2], "customer": best[3]}
-    finally:
-        engine.dispose()
-        passwords.set_hasher(previous)
+            yield {"base": base, "address": address, "neighbour": neighbour, "customer": customer}
 
 
 @pytest.fixture(scope="module")

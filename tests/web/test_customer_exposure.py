@@ -13,11 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from chainsleuth.api.app import create_app
 from chainsleuth.config import Settings
-from chainsleuth.privacy import passwords
-from chainsleuth.store.db import create_engine_for
-from tests.web.helpers import load_tiny_world, login
+from tests.web.helpers import loaded_world, login, web_client
 
 
 def sanctioned_depositor(world: Path) -> str:
@@ -34,23 +31,13 @@ def sanctioned_depositor(world: Path) -> str:
 def world(
     module_database_url: str, tiny_world: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Settings, Engine]]:
-    previous = passwords.get_hasher()
-    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
-    settings = Settings(data_dir=tmp_path_factory.mktemp("web-customer-exposure"), database_url=module_database_url,
-                        demo=True)  # fmt: skip
-    engine = create_engine_for(module_database_url)
-    try:
-        load_tiny_world(tiny_world, settings, engine)
-        yield settings, engine
-    finally:
-        engine.dispose()
-        passwords.set_hasher(previous)
+    with loaded_world(tiny_world, module_database_url, tmp_path_factory.mktemp("web-customer-exposure")) as loaded:
+        yield loaded
 
 
 @pytest.fixture(scope="module")
 def client(world: tuple[Settings, Engine], tiny_world: Path) -> Iterator[TestClient]:
-    settings, engine = world
-    with TestClient(create_app(settings, engine=engine, world_dir=tiny_world)) as test_client:
+    with web_client(*world, tiny_world) as test_client:
         yield test_client
 
 

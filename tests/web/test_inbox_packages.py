@@ -14,17 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 
-from chainsleuth.api.app import create_app
-from chainsleuth.config import Settings
 from chainsleuth.lawenforcement.demo_seed import seed_demo_officer
-from chainsleuth.privacy import passwords
-from chainsleuth.store.db import create_engine_for, session_scope
+from chainsleuth.store.db import session_scope
 from chainsleuth.store.models import LedgerEvent
 from chainsleuth.store.models.lawenforcement import LeOfficer
 from chainsleuth.store.models.users import User
 from chainsleuth.web.sessions import COOKIE_NAME, credential_fingerprint
 from tests.lawenforcement.conftest import ADMIN, make_pdf
-from tests.web.helpers import csrf_from, load_tiny_world
+from tests.web.helpers import csrf_from, loaded_world, web_client
 
 #: The second LE-response officer of the demo users (the four-eyes colleague).
 LRO2 = "leresponse2"
@@ -63,13 +60,8 @@ def submit_request(client: TestClient, world: dict[str, Any], token: str) -> str
 def world(
     module_database_url: str, tiny_world: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    previous = passwords.get_hasher()
-    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
-    settings = Settings(data_dir=tmp_path_factory.mktemp("web-inbox-packages"), database_url=module_database_url,
-                        demo=True)  # fmt: skip
-    engine = create_engine_for(module_database_url)
-    try:
-        load_tiny_world(tiny_world, settings, engine)
+    data_dir = tmp_path_factory.mktemp("web-inbox-packages")
+    with loaded_world(tiny_world, module_database_url, data_dir) as (settings, engine):
         with session_scope(engine) as session:
             seed_demo_officer(session, ADMIN)
             event = session.scalars(select(LedgerEvent).where(LedgerEvent.event_type == "deposit")
@@ -77,14 +69,11 @@ def world(
             span = session.execute(select(func.min(LedgerEvent.timestamp), func.max(LedgerEvent.timestamp))).one()
         yield {"settings": settings, "engine": engine, "customer": event.customer_id,
                "from": span[0].date().isoformat(), "to": span[1].date().isoformat()}  # fmt: skip
-    finally:
-        engine.dispose()
-        passwords.set_hasher(previous)
 
 
 @pytest.fixture(scope="module")
 def client(world: dict[str, Any], tiny_world: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(world["settings"], engine=world["engine"], world_dir=tiny_world)) as test_client:
+    with web_client(world["settings"], world["engine"], tiny_world) as test_client:
         yield test_client
 
 

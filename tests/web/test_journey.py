@@ -8,7 +8,6 @@ case workspace with the traced graph and the approval inbox into ``docs/screensh
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,13 +17,11 @@ import pytest
 from sqlalchemy import select
 
 from chainsleuth.api.app import create_app
-from chainsleuth.config import Settings
 from chainsleuth.errors import PolicyViolationError
-from chainsleuth.privacy import passwords
-from chainsleuth.store.db import create_engine_for, session_scope
+from chainsleuth.store.db import session_scope
 from chainsleuth.store.models.alerts import MonitorAlert
 from tests.browser import chromium, serving
-from tests.web.helpers import load_tiny_world, password_of
+from tests.web.helpers import loaded_world, password_of, sqlite_copy
 from tests.web.test_alerts_cases import phone_theft, run_monitoring
 from tests.web.test_browser import _shot
 
@@ -34,26 +31,15 @@ def server(
     tiny_world: Path, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
 ) -> Iterator[dict[str, Any]]:
     """uvicorn over the loaded tiny world with alerts; yields its URL, engine and the phone-theft story."""
-
-    previous = passwords.get_hasher()
-    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
     data_dir = tmp_path_factory.mktemp("web-journey")
-    shutil.copyfile(sqlite_template, data_dir / "chainsleuth.db")
-    url = f"sqlite:///{data_dir / 'chainsleuth.db'}"
-    settings = Settings(data_dir=data_dir, database_url=url, demo=True)
-    engine = create_engine_for(url)
-    load_tiny_world(tiny_world, settings, engine)
-    run_monitoring(engine)
-    with session_scope(engine) as session:
-        alert_id = session.scalars(
-            select(MonitorAlert.id).where(MonitorAlert.queue == "sanctions").order_by(MonitorAlert.id).limit(1)
-        ).one()
-    try:
+    with loaded_world(tiny_world, sqlite_copy(sqlite_template, data_dir), data_dir) as (settings, engine):
+        run_monitoring(engine)
+        with session_scope(engine) as session:
+            alert_id = session.scalars(
+                select(MonitorAlert.id).where(MonitorAlert.queue == "sanctions").order_by(MonitorAlert.id).limit(1)
+            ).one()
         with serving(create_app(settings, engine=engine)) as base:
             yield {"base": base, "engine": engine, "alert": alert_id, **phone_theft(tiny_world)}
-    finally:
-        engine.dispose()
-        passwords.set_hasher(previous)
 
 
 @pytest.fixture(scope="module")

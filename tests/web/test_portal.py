@@ -18,13 +18,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 
-from chainsleuth.api.app import create_app
-from chainsleuth.config import Settings
 from chainsleuth.lawenforcement.demo_seed import seed_demo_officer
 from chainsleuth.lawenforcement.packages import FIELDS
 from chainsleuth.lawenforcement.sealing import open_sealed
-from chainsleuth.privacy import passwords
-from chainsleuth.store.db import create_engine_for, session_scope
+from chainsleuth.store.db import session_scope
 from chainsleuth.store.models import LedgerEvent
 from chainsleuth.store.models.audit import AuditEntry
 from chainsleuth.store.models.lawenforcement import LeOfficer, LePackage
@@ -32,7 +29,7 @@ from chainsleuth.store.models.users import User
 from chainsleuth.web.le_common import open_container
 from chainsleuth.web.sessions import COOKIE_NAME, credential_fingerprint
 from tests.lawenforcement.conftest import ADMIN, make_pdf, onboard
-from tests.web.helpers import csrf_from, load_tiny_world, login
+from tests.web.helpers import csrf_from, loaded_world, login, web_client
 
 LIMIT = 200_000
 LRO2 = ("leresponse2", "Second Responder", "demo-leresponse2-pass")
@@ -42,13 +39,8 @@ LRO2 = ("leresponse2", "Second Responder", "demo-leresponse2-pass")
 def world(
     module_database_url: str, tiny_world: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    previous = passwords.get_hasher()
-    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
-    settings = Settings(data_dir=tmp_path_factory.mktemp("web-portal"), database_url=module_database_url, demo=True,
-                        max_upload_bytes=LIMIT)  # fmt: skip
-    engine = create_engine_for(module_database_url)
-    try:
-        load_tiny_world(tiny_world, settings, engine)
+    data_dir = tmp_path_factory.mktemp("web-portal")
+    with loaded_world(tiny_world, module_database_url, data_dir, max_upload_bytes=LIMIT) as (settings, engine):
         with session_scope(engine) as session:
             secret = seed_demo_officer(session, ADMIN)
             event = session.scalars(select(LedgerEvent).where(LedgerEvent.event_type == "deposit")
@@ -57,14 +49,11 @@ def world(
         onboard(engine, "nils.ncb", "nils@ncb.example", datetime.now(UTC) - timedelta(days=100))
         yield {"settings": settings, "engine": engine, "secret": secret, "customer": event.customer_id,
                "from": span[0].date().isoformat(), "to": span[1].date().isoformat()}  # fmt: skip
-    finally:
-        engine.dispose()
-        passwords.set_hasher(previous)
 
 
 @pytest.fixture(scope="module")
 def client(world: dict[str, Any], tiny_world: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(world["settings"], engine=world["engine"], world_dir=tiny_world)) as test_client:
+    with web_client(world["settings"], world["engine"], tiny_world) as test_client:
         yield test_client
 
 

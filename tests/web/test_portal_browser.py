@@ -10,7 +10,6 @@ queue and the package review page, saved to ``docs/screenshots/``.
 from __future__ import annotations
 
 import io
-import shutil
 import time
 import zipfile
 from collections.abc import Iterator
@@ -23,19 +22,17 @@ import pytest
 from sqlalchemy import func, select
 
 from chainsleuth.api.app import create_app
-from chainsleuth.config import Settings
 from chainsleuth.lawenforcement.demo_seed import seed_demo_officer
 from chainsleuth.lawenforcement.packages import FIELDS
 from chainsleuth.lawenforcement.requests import Submission, submit_request
 from chainsleuth.lawenforcement.sealing import open_sealed
 from chainsleuth.lawenforcement.targets import parse_targets_csv
-from chainsleuth.privacy import passwords
-from chainsleuth.store.db import create_engine_for, session_scope
+from chainsleuth.store.db import session_scope
 from chainsleuth.store.models import Customer, LedgerEvent
 from chainsleuth.web.le_common import open_container
 from tests.browser import SCREENSHOTS, chromium, serving
 from tests.lawenforcement.conftest import ADMIN, make_pdf, officer_principal, onboard
-from tests.web.helpers import load_tiny_world, password_of
+from tests.web.helpers import loaded_world, password_of, sqlite_copy
 
 SECOND = ("leresponse2", "demo-leresponse2-pass")
 
@@ -61,30 +58,21 @@ def _background(engine: Any, customer: str) -> None:
 def server(
     tiny_world: Path, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
 ) -> Iterator[dict[str, Any]]:
-
-    previous = passwords.get_hasher()
-    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
     data_dir = tmp_path_factory.mktemp("web-portal-browser")
-    shutil.copyfile(sqlite_template, data_dir / "chainsleuth.db")
-    url = f"sqlite:///{data_dir / 'chainsleuth.db'}"
-    settings = Settings(data_dir=data_dir, database_url=url, demo=True)
-    engine = create_engine_for(url)
-    load_tiny_world(tiny_world, settings, engine)
-    with session_scope(engine) as session:
-        secret = seed_demo_officer(session, ADMIN)
-        busiest = (select(LedgerEvent.customer_id).join(Customer, Customer.customer_id == LedgerEvent.customer_id)
-                   .where(Customer.country_of_residence == "DE").group_by(LedgerEvent.customer_id)
-                   .order_by(func.count().desc(), LedgerEvent.customer_id).limit(1))  # fmt: skip
-        customer = session.scalar(busiest) or session.scalars(select(Customer.customer_id).limit(1)).one()
-        first, last = session.execute(select(func.min(LedgerEvent.timestamp), func.max(LedgerEvent.timestamp))).one()
-    _background(engine, customer)
-    try:
+    with loaded_world(tiny_world, sqlite_copy(sqlite_template, data_dir), data_dir) as (settings, engine):
+        with session_scope(engine) as session:
+            secret = seed_demo_officer(session, ADMIN)
+            busiest = (select(LedgerEvent.customer_id).join(Customer, Customer.customer_id == LedgerEvent.customer_id)
+                       .where(Customer.country_of_residence == "DE").group_by(LedgerEvent.customer_id)
+                       .order_by(func.count().desc(), LedgerEvent.customer_id).limit(1))  # fmt: skip
+            customer = session.scalar(busiest) or session.scalars(select(Customer.customer_id).limit(1)).one()
+            first, last = session.execute(
+                select(func.min(LedgerEvent.timestamp), func.max(LedgerEvent.timestamp))
+            ).one()
+        _background(engine, customer)
         with serving(create_app(settings, engine=engine)) as base:
             yield {"base": base, "secret": secret, "customer": customer,
                    "from": first.date().isoformat(), "to": last.date().isoformat()}  # fmt: skip
-    finally:
-        engine.dispose()
-        passwords.set_hasher(previous)
 
 
 @pytest.fixture(scope="module")

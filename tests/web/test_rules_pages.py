@@ -13,15 +13,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from chainsleuth.api.app import create_app
 from chainsleuth.cli.monitor_cmd import app as monitor_cli
 from chainsleuth.config import Settings, get_settings
-from chainsleuth.privacy import passwords
-from chainsleuth.store.db import create_engine_for, session_scope
+from chainsleuth.store.db import session_scope
 from chainsleuth.store.models import AuditEntry
 from chainsleuth.store.models.alerts import MonitorAlert, MonitorBacktest, MonitorShadowHit
 from chainsleuth.store.models.rule_modes import MonitorRuleMode
-from tests.web.helpers import csrf_from, load_tiny_world, login
+from tests.web.helpers import csrf_from, loaded_world, login, web_client
 from tests.web.test_alerts_cases import run_monitoring
 
 DEMOTED = "exposure-sanctions"
@@ -32,23 +30,14 @@ SHADOW = "high-risk-nationality-large-deposit"
 def world(
     module_database_url: str, tiny_world: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Settings, Engine]]:
-    previous = passwords.get_hasher()
-    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
-    settings = Settings(data_dir=tmp_path_factory.mktemp("web-rules"), database_url=module_database_url, demo=True)
-    engine = create_engine_for(module_database_url)
-    try:
-        load_tiny_world(tiny_world, settings, engine)
-        run_monitoring(engine)
-        yield settings, engine
-    finally:
-        engine.dispose()
-        passwords.set_hasher(previous)
+    with loaded_world(tiny_world, module_database_url, tmp_path_factory.mktemp("web-rules")) as loaded:
+        run_monitoring(loaded[1])
+        yield loaded
 
 
 @pytest.fixture(scope="module")
 def client(world: tuple[Settings, Engine], tiny_world: Path) -> Iterator[TestClient]:
-    settings, engine = world
-    with TestClient(create_app(settings, engine=engine, world_dir=tiny_world)) as test_client:
+    with web_client(*world, tiny_world) as test_client:
         yield test_client
 
 

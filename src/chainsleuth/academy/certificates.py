@@ -15,6 +15,7 @@ from typing import Any
 
 from fpdf import FPDF
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from chainsleuth.academy import keys as akeys
 from chainsleuth.academy.base import SYSTEM, AcademyBase
@@ -40,6 +41,10 @@ class CertificateCheck:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def _by_serial(session: Session, serial: str) -> AcademyCertificate | None:
+    return session.scalar(select(AcademyCertificate).where(AcademyCertificate.serial == serial))
 
 
 def _certificate_dict(row: AcademyCertificate) -> dict[str, Any]:
@@ -124,7 +129,7 @@ class CertificateWork(AcademyBase):
 
     def revoke_certificate(self, serial: str, reason: str, *, actor: Actor = SYSTEM) -> None:
         with session_scope(self.engine) as session:
-            row = session.scalar(select(AcademyCertificate).where(AcademyCertificate.serial == serial))
+            row = _by_serial(session, serial)
             if row is None:
                 raise NotFoundError("no such certificate", serial=serial)
             row.revoked = True
@@ -139,7 +144,7 @@ class CertificateWork(AcademyBase):
             return CertificateCheck(code=code, valid=False, reason="not a certificate code")
         serial, mac = parsed
         with session_scope(self.engine) as session:
-            row = session.scalar(select(AcademyCertificate).where(AcademyCertificate.serial == serial))
+            row = _by_serial(session, serial)
             if row is None:
                 return CertificateCheck(code=code, valid=False, reason="no certificate with this code")
             expected = akeys.certificate_mac(self.key, row.serial, row.holder, row.course, row.issued_on)
@@ -154,7 +159,7 @@ class CertificateWork(AcademyBase):
     def certificate_pdf(self, serial: str) -> bytes:
         """The certificate as a one-page PDF (A4 landscape) with its verification code."""
         with session_scope(self.engine) as session:
-            row = session.scalar(select(AcademyCertificate).where(AcademyCertificate.serial == serial))
+            row = _by_serial(session, serial)
             if row is None:
                 raise NotFoundError("no such certificate", serial=serial)
             data = _certificate_dict(row)

@@ -167,18 +167,25 @@ def _incident(incidents: list[dict[str, Any]], typology: str) -> dict[str, Any]:
     raise NotFoundError("the world has no incident of this typology", typology=typology)
 
 
+def _path(incident: dict[str, Any]) -> list[str]:
+    """The incident's hop sequence: its transaction hashes on the chains that carry the trace."""
+    chains = _PATH_CHAINS.get(incident["typology"], ("bitcoin", "ethereum"))
+    return [h for chain in chains for h in incident["tx_hashes"].get(chain, [])]
+
+
 def build_answer_keys(world: Path) -> dict[str, Any]:
     """Answer keys of every exercise for ``world`` (which must still have its ``ground_truth/``)."""
     incidents = list(_jsonl(world / "ground_truth" / "incidents.jsonl"))
     if not incidents:
         raise NotFoundError("no ground truth in this world", path=str(world))
+    paths = {exercise.id: _path(_incident(incidents, exercise.typology)) for exercise in exercises().values()}
+    paid = _tx_addresses(world, {h for path in paths.values() for h in path})  # one scan of the chain files
+    tagged = {"ransom_address": _first_tag(world, "ransomware"), "hacker_address": _first_tag(world, "hacks")}
     keys: dict[str, Any] = {}
     for exercise in exercises().values():
         incident = _incident(incidents, exercise.typology)
         terminals = incident["terminal_accounts"]
-        chains = _PATH_CHAINS.get(exercise.typology, ("bitcoin", "ethereum"))
-        path = [h for chain in chains for h in incident["tx_hashes"].get(chain, [])]
-        paid = _tx_addresses(world, set(path))
+        path = paths[exercise.id]
         details = incident.get("details") or {}
         path_addresses = [details["victim_address"]] if "victim_address" in details else []
         for tx in path:
@@ -186,11 +193,7 @@ def build_answer_keys(world: Path) -> dict[str, Any]:
         amount = sum(float(t["amount_usd"]) for t in terminals)
         if exercise.typology in ("unexplained_wealth", "structuring"):
             amount = float(incident["amount_usd"])
-        given = {
-            "victim_address": details.get("victim_address"),
-            "ransom_address": _first_tag(world, "ransomware"),
-            "hacker_address": _first_tag(world, "hacks"),
-        }
+        given = {"victim_address": details.get("victim_address"), **tagged}
         keys[exercise.id] = {
             "incident_id": incident["incident_id"],
             "accounts": [t["account_id"] for t in terminals],

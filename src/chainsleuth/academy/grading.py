@@ -224,7 +224,7 @@ def _freeze(exercise: Exercise, key: Mapping[str, Any], answer: Mapping[str, Any
     return parts
 
 
-def explain(exercise: Exercise, key: Mapping[str, Any]) -> dict[str, Any]:
+def explain(key: Mapping[str, Any]) -> dict[str, Any]:
     """What really happened: shown to the trainee after their answer is graded."""
     return {
         "story": key["description"],
@@ -284,5 +284,5 @@ def grade_exercise(
         late_penalty=late_penalty,
         late_minutes=late,
         components=components,
-        explanation=explain(exercise, key),
+        explanation=explain(key),
     )

@@ -1,6 +1,6 @@
 """The academy's Python API: cohorts, enrolment, worlds, quizzes, progress and certificates over the database.
 
-One :class:`Academy` object is what the CLI, the HTTP router and (later) the web pages call, so each rule lives
+One :class:`Academy` object is what the CLI, the HTTP router and the web pages call, so each rule lives
 once. It opens its own short transactions on the engine rather than joining a caller's session because a
 refused answer must be recorded even though the call then fails (see :mod:`chainsleuth.academy.attempts`).
 Every change is written to the audit log.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
@@ -29,10 +29,7 @@ from chainsleuth.store.models.academy import (
     AcademyEnrolment,
     AcademyQuizResult,
 )
-from chainsleuth.world.config import parse_size
-
-if TYPE_CHECKING:
-    pass
+from chainsleuth.world.config import WorldConfig, parse_size
 
 #: ``progress(cohort, trainee, stage)`` while worlds are generated.
 WorldProgress = Callable[[str, str], None]
@@ -212,8 +209,6 @@ class Academy(ExerciseWork, CertificateWork):
 
 
 def _base_customers(size: str) -> int:
-    from chainsleuth.world.config import WorldConfig
-
     return WorldConfig.from_size(size).n_customers
 
 

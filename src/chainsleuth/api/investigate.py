@@ -21,11 +21,11 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from chainsleuth.chain.attribution.clusters import ClusterAttribution, resolve_to_clusters
+from chainsleuth.chain.attribution.clusters import ClusterAttribution
 from chainsleuth.chain.attribution.store import find_tags
 from chainsleuth.chain.clustering.change import HEURISTICS, change_candidates, check_heuristics
 from chainsleuth.chain.clustering.coinjoin import CoinJoinResult, detect_coinjoins
-from chainsleuth.chain.clustering.persist import ClusterStore
+from chainsleuth.chain.clustering.persist import ClusterStore, cluster_arrays
 from chainsleuth.chain.clustering.view import UtxoView, load_utxo_view
 from chainsleuth.chain.exposure import EntityExposure, ExposurePolicy, entity_exposure
 from chainsleuth.chain.paths import find_paths
@@ -41,11 +41,10 @@ from chainsleuth.chain.tracing import (
     TraceResult,
     resolve_source,
     stops_from_addresses,
-    stops_from_attributions,
+    stops_from_tags,
     trace,
 )
 from chainsleuth.chain.tracing.cache import GraphEntry, cached_graph, cluster_fingerprint
-from chainsleuth.chain.tracing.stops import lookup_addresses
 from chainsleuth.errors import InvalidInputError, NotFoundError
 from chainsleuth.store.chainstore import CHAINS, ChainStore
 from chainsleuth.store.chainstore.schema import chain_spec
@@ -104,27 +103,12 @@ def _db_fingerprint(session: Session) -> tuple[int, int, int]:
     return int(count or 0), int(last or 0), int(deposits)
 
 
-def _cluster_arrays(store: ChainStore) -> dict[str, Any]:
-    arrays: dict[str, Any] = {}
-    for chain in store.chains():
-        clusters = ClusterStore(store.root, chain)
-        if clusters.exists():
-            arrays[chain] = clusters.cluster_of()
-    return arrays
-
-
 def _stops(
     session: Session, store: ChainStore, graph: FlowGraph, clusters: dict[str, Any]
 ) -> tuple[StopSet, StopSet, dict[Hashable, ClusterAttribution]]:
     chains = set(store.chains())
     tags = [t for t in find_tags(session) if t.network in chains and t.address]
-    key_of: dict[str, Hashable] = {}
-    for chain, array in clusters.items():
-        ids = lookup_addresses(store, chain, [t.address for t in tags if t.network == chain and t.address])
-        key_of.update({address: f"{chain}:{int(array[i])}" for address, i in ids.items() if i < len(array)})
-    attributions = resolve_to_clusters(tags, key_of)
-    services = stops_from_attributions(graph, store, attributions, clusters=clusters)
-    tagged = stops_from_attributions(graph, store, attributions, clusters=clusters, only_services=False)
+    services, tagged, attributions = stops_from_tags(graph, store, tags, clusters)
     ours = stops_from_addresses(
         graph,
         store,
@@ -146,7 +130,7 @@ def investigation(session: Session, store: ChainStore, price_file: Path | None =
     """The cached graph of ``store`` with clusters, stop sets and prices for one request."""
     entry = cached_graph(store)
     clusters_key = cluster_fingerprint(store)
-    clusters = entry.memoised(("clusters", clusters_key), lambda: _cluster_arrays(store))
+    clusters = entry.memoised(("clusters", clusters_key), lambda: cluster_arrays(store.root, store.chains()))
     services, tagged, attributions = entry.memoised(
         ("stops", clusters_key, _db_fingerprint(session)), lambda: _stops(session, store, entry.graph, clusters)
     )
@@ -174,12 +158,7 @@ def run_trace(
     limit: int | None = 100,
 ) -> TraceResult:
     """Trace from an address, a transaction or ``<tx>:<index>``; ends at our accounts and tagged services."""
-    if since is not None and until is not None and since > until:
-        raise InvalidInputError("since is after until", since=since, until=until)
-    text = target.strip()
-    if chain_spec(chain).kind == "utxo" and ":" in text and not text.rpartition(":")[2].isdigit():
-        raise InvalidInputError("an output is <transaction hash>:<output index>", target=target)
-    source = resolve_source(inv.graph, inv.store, chain, text, direction, asset=asset)
+    source = resolve_source(inv.graph, inv.store, chain, target, direction, asset=asset)
     return trace(
         inv.graph,
         source,
@@ -210,7 +189,7 @@ def cluster_array(inv: Investigation, chain: str) -> Any:
     """The address → cluster id array of ``chain``; NotFoundError when the chain was never clustered."""
     array = inv.clusters.get(chain)
     if array is None:
-        raise NotFoundError("no clustering for this chain yet: run `chainsleuth cluster run`", chain=chain)
+        raise NotFoundError("no clustering for this chain yet: run `chainsleuth chain cluster run`", chain=chain)
     return array
 
 

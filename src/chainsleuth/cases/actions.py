@@ -37,6 +37,7 @@ from chainsleuth.cases.common import (
     canonical_json,
     check_version,
     get_case_row,
+    iso,
     moment,
     record_event,
     required_text,
@@ -52,7 +53,6 @@ from chainsleuth.store.models.exchange import Account, Balance, Customer
 ACTION_OBJECT = "account_action"
 #: Statuses in which an identical proposal is "the same action" (idempotent re-proposal).
 PENDING_OR_IN_FORCE = ("proposed", "approved", "active")
-ENDED = ("expired", "released", "completed", "rejected")
 
 
 def _fingerprint(fields: dict[str, Any]) -> str:
@@ -378,10 +378,6 @@ def list_actions(
 
 def action_view(action: AccountAction, now: datetime | None = None) -> dict[str, Any]:
     """An action as plain data (API and CLI)."""
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
     return {
         "id": action.id, "kind": action.kind, "status": action.status,
         "effective_status": effective_status(action, now), "review_due": review_due(action, now),

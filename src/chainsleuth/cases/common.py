@@ -47,6 +47,11 @@ def aware(value: datetime | None, field: str) -> datetime | None:
     return value.astimezone(UTC)
 
 
+def iso(value: datetime | None) -> str | None:
+    """``value`` in ISO 8601, or None (the views' time format)."""
+    return value.isoformat() if value else None
+
+
 def required_text(value: str | None, field: str, *, max_length: int | None = None) -> str:
     """``value`` stripped; InvalidInputError when empty or longer than ``max_length``."""
     text = (value or "").strip()

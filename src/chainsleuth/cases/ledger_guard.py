@@ -133,6 +133,20 @@ def new_event_id(prefix: str = "L") -> str:
     return prefix + uuid.uuid4().hex[:24].upper()
 
 
+def _book(
+    session: Session, event_type: str, account: Account, asset: str, value: Decimal, at: datetime,
+    event_id: str | None, usd_value: float | None, **fields: str | None,
+) -> LedgerEvent:  # fmt: skip
+    """Add and flush the ``ledger_events`` row of a movement of ``account``'s funds."""
+    event = LedgerEvent(
+        event_id=event_id or new_event_id(), event_type=event_type, timestamp=at, customer_id=account.customer_id,
+        account_id=account.account_id, asset=asset, amount=value, usd_value=usd_value, **fields,
+    )  # fmt: skip
+    session.add(event)
+    session.flush()
+    return event
+
+
 def post_withdrawal(
     session: Session,
     account_id: str,
@@ -156,14 +170,8 @@ def post_withdrawal(
     assert_can_move_funds(session, account_id, SEIZURE if seizure else "withdrawal", at)
     value = _amount(amount)
     _debit(session, account_id, asset, value)
-    event = LedgerEvent(
-        event_id=event_id or new_event_id(), event_type="withdrawal", timestamp=at, customer_id=account.customer_id,
-        account_id=account_id, asset=asset, amount=value, usd_value=usd_value, chain=chain, address=address,
-        tx_hash=tx_hash,
-    )  # fmt: skip
-    session.add(event)
-    session.flush()
-    return event
+    return _book(session, "withdrawal", account, asset, value, at, event_id, usd_value, chain=chain, address=address,
+                 tx_hash=tx_hash)  # fmt: skip
 
 
 def post_internal_transfer(
@@ -188,14 +196,8 @@ def post_internal_transfer(
     value = _amount(amount)
     _debit(session, from_account_id, asset, value)
     _credit(session, to_account_id, asset, value)
-    event = LedgerEvent(
-        event_id=event_id or new_event_id(), event_type="internal_transfer", timestamp=at,
-        customer_id=source.customer_id, account_id=from_account_id, asset=asset, amount=value, usd_value=usd_value,
-        counterparty_customer_id=target.customer_id, counterparty_account_id=to_account_id,
-    )  # fmt: skip
-    session.add(event)
-    session.flush()
-    return event
+    return _book(session, "internal_transfer", source, asset, value, at, event_id, usd_value,
+                 counterparty_customer_id=target.customer_id, counterparty_account_id=to_account_id)  # fmt: skip
 
 
 def post_deposit(
@@ -216,14 +218,8 @@ def post_deposit(
     account = _account(session, account_id)
     value = _amount(amount)
     _credit(session, account_id, asset, value)
-    event = LedgerEvent(
-        event_id=event_id or new_event_id(), event_type="deposit", timestamp=at, customer_id=account.customer_id,
-        account_id=account_id, asset=asset, amount=value, usd_value=usd_value, chain=chain, address=address,
-        tx_hash=tx_hash,
-    )  # fmt: skip
-    session.add(event)
-    session.flush()
-    return event
+    return _book(session, "deposit", account, asset, value, at, event_id, usd_value, chain=chain, address=address,
+                 tx_hash=tx_hash)  # fmt: skip
 
 
 # -- legal holds ------------------------------------------------------------------------------------------------

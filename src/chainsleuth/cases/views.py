@@ -9,42 +9,39 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from chainsleuth.cases import evidence, service
+from chainsleuth.cases.common import iso
 from chainsleuth.store.models.cases import Case, CaseEvent, CaseEvidence, CaseLink, CaseNote
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def case_view(case: Case, now: datetime | None = None) -> dict[str, Any]:
     return {
         "id": case.id, "reference": case.reference, "title": case.title, "description": case.description,
         "status": case.status, "priority": case.priority, "queue": case.queue, "assignee": case.assignee,
-        "created_by": case.created_by, "created_at": _iso(case.created_at), "updated_at": _iso(case.updated_at),
-        "due_at": _iso(case.due_at), "overdue": service.is_overdue(case, now), "decision": case.decision,
-        "decision_reason": case.decision_reason, "closed_at": _iso(case.closed_at), "closed_by": case.closed_by,
+        "created_by": case.created_by, "created_at": iso(case.created_at), "updated_at": iso(case.updated_at),
+        "due_at": iso(case.due_at), "overdue": service.is_overdue(case, now), "decision": case.decision,
+        "decision_reason": case.decision_reason, "closed_at": iso(case.closed_at), "closed_by": case.closed_by,
         "version": case.version,
     }  # fmt: skip
 
 
 def link_view(link: CaseLink) -> dict[str, Any]:
     return {"id": link.id, "link_type": link.link_type, "chain": link.chain or None, "target": link.target,
-            "added_by": link.added_by, "added_at": _iso(link.added_at)}  # fmt: skip
+            "added_by": link.added_by, "added_at": iso(link.added_at)}  # fmt: skip
 
 
 def note_view(note: CaseNote) -> dict[str, Any]:
-    return {"id": note.id, "author": note.author, "created_at": _iso(note.created_at), "body": note.body}
+    return {"id": note.id, "author": note.author, "created_at": iso(note.created_at), "body": note.body}
 
 
 def evidence_view(row: CaseEvidence) -> dict[str, Any]:
     return {"id": row.id, "kind": row.kind, "title": row.title, "sha256": row.sha256, "size_bytes": row.size_bytes,
             "media_type": row.media_type, "filename": row.filename, "added_by": row.added_by,
-            "added_at": _iso(row.added_at),
+            "added_at": iso(row.added_at),
             "content": json.loads(row.content) if row.content is not None else None}  # fmt: skip
 
 
 def event_view(event: CaseEvent) -> dict[str, Any]:
-    return {"id": event.id, "occurred_at": _iso(event.occurred_at), "actor": event.actor,
+    return {"id": event.id, "occurred_at": iso(event.occurred_at), "actor": event.actor,
             "event_type": event.event_type, "details": dict(event.details)}  # fmt: skip
 
 

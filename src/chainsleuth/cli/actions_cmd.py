@@ -12,10 +12,8 @@ from typing import Annotated
 import typer
 
 from chainsleuth.cases import actions
-from chainsleuth.cli.cases_cmd import As, acting, emit
-from chainsleuth.config import get_settings
+from chainsleuth.cli.cases_cmd import As, acting, emit, store_session, utc_if_naive
 from chainsleuth.privacy.policy import SystemActor
-from chainsleuth.store.db import open_store, session_scope
 
 app = typer.Typer(help="Account actions: freeze, unfreeze, seize, preserve (four-eyes).", no_args_is_help=True)
 Version = Annotated[int, typer.Option("--expected-version", "-v", help="The action version you read.")]
@@ -38,15 +36,10 @@ def propose(
     to_account: str | None = typer.Option(None, help="Seize: designated seizure account."),
 ) -> None:
     """Propose an action (four-eyes: step 1)."""
-    from datetime import UTC
-
-    def zoned(value: datetime | None) -> datetime | None:
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
     with acting(as_user) as (session, who):
         action, created = actions.propose(
             session, who, kind, reason=reason, account_id=account, customer_id=customer, legal_basis=legal_basis,
-            case_id=case, expires_at=zoned(expires), review_at=zoned(review), asset=asset,
+            case_id=case, expires_at=utc_if_naive(expires), review_at=utc_if_naive(review), asset=asset,
             destination_chain=to_chain, destination_address=to_address, destination_account_id=to_account,
         )  # fmt: skip
         emit({**actions.action_view(action), "created": created})
@@ -81,10 +74,6 @@ def list_actions(
 @app.command("expire-due")
 def expire_due() -> None:
     """Expire freezes, preservations and proposals past their expiry (run by the scheduler)."""
-    engine = open_store(get_settings().resolved_database_url)
-    try:
-        with session_scope(engine) as session:
-            expired = actions.expire_due(session, actor=SystemActor("scheduler"))
-            emit([actions.action_view(row) for row in expired])
-    finally:
-        engine.dispose()
+    with store_session() as session:
+        expired = actions.expire_due(session, actor=SystemActor("scheduler"))
+        emit([actions.action_view(row) for row in expired])

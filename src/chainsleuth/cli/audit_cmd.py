@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TextIO
@@ -20,27 +18,16 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from chainsleuth.cli.cases_cmd import store_session
 from chainsleuth.cli.console import console
-from chainsleuth.config import get_settings
 from chainsleuth.errors import IntegrityError, InvalidInputError
 from chainsleuth.privacy import audit
-from chainsleuth.store.db import open_store, session_scope
 
 app = typer.Typer(
     help="The tamper-evident audit log: verify its hash chain, show the latest entries, export as JSON lines.",
     no_args_is_help=True,
 )
 stdout = Console()
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    engine = open_store(get_settings().resolved_database_url)
-    try:
-        with session_scope(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def _parse_since(value: str | None) -> datetime | None:
@@ -64,7 +51,7 @@ def verify(
 
     Exit code 0 when intact; 70 with the first bad sequence number and what is wrong there otherwise.
     """
-    with _session() as session:
+    with store_session() as session:
         report = audit.verify(session, keyed=not no_key)
     if not report.ok:
         raise IntegrityError(
@@ -81,7 +68,7 @@ def tail(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
 ) -> None:
     """Show the latest entries, oldest first."""
-    with _session() as session:
+    with store_session() as session:
         entries = [audit.entry_dict(entry) for entry in audit.tail(session, lines)]
     if as_json:
         for entry in entries:
@@ -107,7 +94,7 @@ def export(
 ) -> None:
     """Export entries as JSON lines (one object per entry, with hashes and MACs) for archiving or a SIEM."""
     moment = _parse_since(since)
-    with _session() as session:
+    with store_session() as session:
         if output is None:
             count = _write(session, moment, sys.stdout)
         else:

@@ -12,10 +12,12 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from chainsleuth.api.deps import Principal
@@ -43,16 +45,34 @@ def _password() -> str:
 
 
 @contextmanager
-def acting(username: str) -> Iterator[tuple[Session, Principal]]:
-    """A session in one transaction and the authenticated user acting in it."""
+def store_engine() -> Iterator[Engine]:
+    """The configured store, opened (and checked) for one command and disposed afterwards."""
     engine = open_store(get_settings().resolved_database_url)
     try:
-        with session_scope(engine) as session:
-            user = authenticate(session, username, _password())
-            yield session, Principal(username=user.username, display_name=user.display_name, role=Role(user.role),
-                                     agency_id=user.agency_id)  # fmt: skip
+        yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def store_session() -> Iterator[Session]:
+    """A session of the configured store in one transaction (committed when the block ends without error)."""
+    with store_engine() as engine, session_scope(engine) as session:
+        yield session
+
+
+@contextmanager
+def acting(username: str) -> Iterator[tuple[Session, Principal]]:
+    """A session in one transaction and the authenticated user acting in it."""
+    with store_session() as session:
+        user = authenticate(session, username, _password())
+        yield session, Principal(username=user.username, display_name=user.display_name, role=Role(user.role),
+                                 agency_id=user.agency_id)  # fmt: skip
+
+
+def utc_if_naive(value: datetime | None) -> datetime | None:
+    """A command-line time: UTC when it names no zone."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def emit(data: Any) -> None:
@@ -224,5 +244,5 @@ def report_reject(report_id: int, as_user: As, expected_version: Version, reason
 
 @report_app.command("redraft")
 def report_redraft(report_id: int, as_user: As, expected_version: Version) -> None:
-    """Regenerate a drafted or rejected report as a new revision."""
+    """Regenerate a drafted, approved (approval is lost) or rejected report as a new revision."""
     _transition(report_id, as_user, expected_version, "redraft")

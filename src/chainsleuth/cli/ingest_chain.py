@@ -1,10 +1,9 @@
 """``chainsleuth ingest chains|bitcoin-etl|ethereum-etl``: load chain exports into the columnar chain store.
 
-The lead mounts these functions on the ``ingest`` group. Each shows a progress bar (blocks committed out of
-the
-last block of the export) on stderr and prints a summary table on stdout. Errors propagate as chainsleuth
-errors so
-that ``chainsleuth.cli.main`` maps them to exit codes (a malformed file: 65, naming file and line).
+The lead mounts these functions on the ``ingest`` group. Each shows a progress bar (blocks committed out of the
+last block of the export) on stderr and prints a summary table on stdout. Errors propagate as chainsleuth errors
+so that ``chainsleuth.cli.main`` maps them to exit codes (a malformed file: 65, naming file and line).
+:func:`chain_store`, :func:`chain_progress` and ``StoreOption`` serve the node commands too (``ingest_rpc``).
 """
 
 from __future__ import annotations
@@ -34,19 +33,24 @@ from chainsleuth.store.chainstore import ChainStore
 stdout = Console()
 
 
-def _store(store_dir: Path | None) -> ChainStore:
+StoreOption = typer.Option(None, "--store", help="Chain store directory (default: the configured chain_dir).")
+
+
+def chain_store(store_dir: Path | None) -> ChainStore:
+    """The chain store at ``--store``, else the configured one."""
     return ChainStore(store_dir if store_dir is not None else get_settings().chain_dir)
 
 
 @contextmanager
-def _progress() -> Iterator[ProgressCallback]:
+def chain_progress() -> Iterator[ProgressCallback]:
+    """A progress bar with one task per chain, fed by the ingest's :class:`IngestProgress` events."""
     with progress_bar() as bar:
         tasks: dict[str, TaskID] = {}
 
         def update(event: IngestProgress) -> None:
             if event.chain not in tasks:
                 total = None if event.target_block is None else max(1, event.target_block - event.start_block)
-                tasks[event.chain] = bar.add_task(f"{event.chain}", total=total)
+                tasks[event.chain] = bar.add_task(event.chain, total=total)
             bar.update(
                 tasks[event.chain],
                 completed=event.height - event.start_block,
@@ -91,7 +95,6 @@ def _summary(reports: list[ChainIngestReport]) -> None:
             stdout.print(f"[yellow]warning:[/] {warning}")
 
 
-StoreOption = typer.Option(None, "--store", help="Chain store directory (default: the configured chain_dir).")
 BatchOption = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="Transactions per committed batch.")
 
 
@@ -101,8 +104,8 @@ def chains(
     batch_size: int = BatchOption,
 ) -> None:
     """Ingest the bitcoin/ and ethereum/ exports of a world directory (incremental, resumable)."""
-    with _progress() as update:
-        report = ingest_world_chains(world_dir, _store(store_dir), update, batch_size=batch_size)
+    with chain_progress() as update:
+        report = ingest_world_chains(world_dir, chain_store(store_dir), update, batch_size=batch_size)
     _summary(list(report.chains.values()))
 
 
@@ -113,8 +116,10 @@ def bitcoin_etl(
     batch_size: int = BatchOption,
 ) -> None:
     """Ingest a bitcoin-etl export."""
-    with _progress() as update:
-        report = ingest_bitcoin_etl(blocks, transactions, _store(store_dir), batch_size=batch_size, progress=update)
+    with chain_progress() as update:
+        report = ingest_bitcoin_etl(
+            blocks, transactions, chain_store(store_dir), batch_size=batch_size, progress=update
+        )
     _summary([report])
 
 
@@ -131,12 +136,12 @@ def ethereum_etl(
     batch_size: int = BatchOption,
 ) -> None:
     """Ingest an ethereum-etl export (token decimals from --tokens, else 18 with a warning)."""
-    with _progress() as update:
+    with chain_progress() as update:
         report = ingest_ethereum_etl(
             blocks,
             transactions,
             token_transfers,
-            _store(store_dir),
+            chain_store(store_dir),
             tokens_path=tokens,
             batch_size=batch_size,
             progress=update,

@@ -9,18 +9,13 @@ maps them to exit codes (node unreachable or answering errors: 69; malformed ans
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import TaskID
 from rich.table import Table
 
-from chainsleuth.cli.console import progress_bar
-from chainsleuth.config import get_settings
-from chainsleuth.ingest.etl_common import IngestProgress, ProgressCallback
+from chainsleuth.cli.ingest_chain import StoreOption, chain_progress, chain_store
 from chainsleuth.ingest.rpc import (
     DEFAULT_MAX_REORG_DEPTH,
     DEFAULT_RPC_BATCH_SIZE,
@@ -28,7 +23,6 @@ from chainsleuth.ingest.rpc import (
     ingest_bitcoin_rpc,
     ingest_ethereum_rpc,
 )
-from chainsleuth.store.chainstore import ChainStore
 
 stdout = Console()
 
@@ -43,29 +37,6 @@ ReorgOption = typer.Option(
     DEFAULT_MAX_REORG_DEPTH, "--max-reorg-depth", min=0, help="How far back to look for the fork point."
 )
 BatchOption = typer.Option(DEFAULT_RPC_BATCH_SIZE, "--batch-size", min=1, help="Transactions per committed batch.")
-StoreOption = typer.Option(None, "--store", help="Chain store directory (default: the configured chain_dir).")
-
-
-def _store(store_dir: Path | None) -> ChainStore:
-    return ChainStore(store_dir if store_dir is not None else get_settings().chain_dir)
-
-
-@contextmanager
-def _progress() -> Iterator[ProgressCallback]:
-    with progress_bar() as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def update(event: IngestProgress) -> None:
-            if event.chain not in tasks:
-                total = None if event.target_block is None else max(1, event.target_block - event.start_block)
-                tasks[event.chain] = bar.add_task(event.chain, total=total)
-            bar.update(
-                tasks[event.chain],
-                completed=event.height - event.start_block,
-                description=f"{event.chain} block {event.height:,} · {event.transactions:,} txs",
-            )
-
-        yield update
 
 
 def print_report(report: RpcIngestReport) -> None:
@@ -104,10 +75,10 @@ def ethereum_rpc(
     store_dir: Path | None = StoreOption,
 ) -> None:
     """Ingest blocks, transactions, receipts and ERC-20 transfers from an Ethereum node."""
-    with _progress() as update:
+    with chain_progress() as update:
         report = ingest_ethereum_rpc(
             url,
-            _store(store_dir),
+            chain_store(store_dir),
             chain=chain_name,
             from_block=from_block,
             to_block=to_block,
@@ -137,10 +108,10 @@ def bitcoin_rpc(
     store_dir: Path | None = StoreOption,
 ) -> None:
     """Ingest blocks with their transactions, inputs and outputs from Bitcoin Core (getblock verbosity 3)."""
-    with _progress() as update:
+    with chain_progress() as update:
         report = ingest_bitcoin_rpc(
             url,
-            _store(store_dir),
+            chain_store(store_dir),
             user=user,
             password=password,
             cookie_file=cookie,

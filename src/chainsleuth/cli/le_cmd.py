@@ -8,22 +8,18 @@ over HTTP. Output is JSON on stdout (Markdown or CSV for ``transparency``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
-from chainsleuth.cli.cases_cmd import As, acting, emit
+from chainsleuth.cli.cases_cmd import As, acting, emit, store_session, utc_if_naive
 from chainsleuth.config import get_settings
 from chainsleuth.lawenforcement import agencies, officers, packages, responses, stats, triage
 from chainsleuth.lawenforcement import requests as le_requests
 from chainsleuth.lawenforcement.targets import parse_targets_csv
 from chainsleuth.store.chainstore import ChainStore
-from chainsleuth.store.db import open_store, session_scope
 
 app = typer.Typer(help="Law-enforcement portal: agencies, officers, requests, packages.", no_args_is_help=True)
 agencies_app = typer.Typer(help="The agency registry.", no_args_is_help=True)
@@ -33,20 +29,6 @@ app.add_typer(agencies_app, name="agencies")
 app.add_typer(officers_app, name="officers")
 app.add_typer(requests_app, name="requests")
 Ref = Annotated[str, typer.Argument(help="Request id or reference (LER-2026-000001).")]
-
-
-def _zoned(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-@contextmanager
-def _anonymous() -> Iterator[Session]:
-    engine = open_store(get_settings().resolved_database_url)
-    try:
-        with session_scope(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 # -- agencies ----------------------------------------------------------------------------------------------------
@@ -64,7 +46,7 @@ def agencies_load(
 @agencies_app.command("list")
 def agencies_list() -> None:
     """The registry (names, countries, domains, contacts)."""
-    with _anonymous() as session:
+    with store_session() as session:
         emit([agencies.agency_view(a) for a in agencies.list_agencies(session)])
 
 
@@ -77,7 +59,7 @@ def officers_register(
 ) -> None:  # fmt: skip
     """Register an officer (official agency e-mail); the verification code goes to the outbox."""
     password = os.environ.get("CHAINSLEUTH_PASSWORD") or str(typer.prompt("password", hide_input=True))
-    with _anonymous() as session:
+    with store_session() as session:
         officer, _ = officers.register_officer(session, username=username, password=password,
                                                display_name=display_name, email=email)  # fmt: skip
         emit({**officers.officer_view(officer), "verification": "code written to the outbox (le_outbox)"})
@@ -86,7 +68,7 @@ def officers_register(
 @officers_app.command("verify")
 def officers_verify(token: str) -> None:
     """Verify an e-mail address with the code from the outbox."""
-    with _anonymous() as session:
+    with store_session() as session:
         emit(officers.officer_view(officers.verify_email(session, token)))
 
 
@@ -142,7 +124,7 @@ def submit(
         form = le_requests.Submission(request_type=request_type, legal_basis=basis, jurisdiction=jurisdiction,
                                       case_number=case_number, offence=offence,
                                       data_categories=[c for c in categories.split(",") if c],
-                                      date_from=_zoned(date_from), date_to=_zoned(date_to))  # fmt: skip
+                                      date_from=utc_if_naive(date_from), date_to=utc_if_naive(date_to))  # fmt: skip
         parsed = parse_targets_csv(targets.read_bytes(), max_bytes=limit) if targets else []
         request = le_requests.submit_request(session, who, form, targets=parsed, max_upload_bytes=limit,
                                              instrument=instrument.read_bytes() if instrument else None)  # fmt: skip

@@ -23,8 +23,9 @@ app = typer.Typer(
 
 
 def _register_groups() -> None:
-    # Imported here so that `chainsleuth --help` stays fast and a broken optional group names itself clearly.
+    """Add one command group per capability (called once, when this module is imported)."""
     from chainsleuth.cli import (
+        academy_cmd,
         actions_cmd,
         audit_cmd,
         cases_cmd,
@@ -60,8 +61,6 @@ def _register_groups() -> None:
     app.add_typer(eval_cmd.app, name="eval")
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(config_cmd.keys_app, name="keys")
-    from chainsleuth.cli import academy_cmd  # the academy (issue 8)
-
     app.add_typer(academy_cmd.app, name="academy")
     app.command("serve")(serve_cmd.serve)
     app.command("demo")(serve_cmd.demo)

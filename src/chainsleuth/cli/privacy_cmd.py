@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import pyotp
@@ -20,14 +18,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
+from chainsleuth.cli.cases_cmd import store_engine
 from chainsleuth.cli.console import console, progress_bar
-from chainsleuth.config import get_settings
 from chainsleuth.errors import AuthenticationError
 from chainsleuth.privacy import audit, rotation
 from chainsleuth.privacy.fields import find_customers, reindex
 from chainsleuth.privacy.policy import SystemActor, UserActor, require
 from chainsleuth.privacy.reveal import MIN_FREE_TEXT, PURPOSES, REVEALABLE_FIELDS, pseudonymise, reveal
-from chainsleuth.store.db import open_store, session_scope
+from chainsleuth.store.db import session_scope
 from chainsleuth.store.models.users import Role
 from chainsleuth.store.users import authenticate
 
@@ -40,15 +38,6 @@ app = typer.Typer(
 )
 stdout = Console()
 AsUser = Annotated[str, typer.Option("--as", help="Your chainsleuth username; the password is prompted.")]
-
-
-@contextmanager
-def _engine() -> Iterator[Engine]:
-    engine = open_store(get_settings().resolved_database_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _operator() -> SystemActor:
@@ -76,7 +65,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     """Key versions (active, decrypt_only, retired), how many stored values each encrypts, per column, and
     values still in clear text (a database upgraded from before encryption: run rotate-key).
     """
-    with _engine() as engine:
+    with store_engine() as engine:
         report = rotation.key_status(engine)
     if as_json:
         stdout.print_json(
@@ -109,7 +98,7 @@ def rotate_key(
     the active version are picked up) instead of starting another version. Afterwards retire the old version
     with `chainsleuth privacy retire-key VERSION`.
     """
-    with _engine() as engine, progress_bar() as bar:
+    with store_engine() as engine, progress_bar() as bar:
         tasks: dict[str, object] = {}
 
         def progress(table: str, done: int) -> None:
@@ -127,7 +116,7 @@ def rotate_key(
 @app.command("retire-key")
 def retire_key(version: Annotated[int, typer.Argument(help="The key version to retire (not the active one).")]) -> None:
     """Refuse a key version from now on. Only allowed once no stored value is encrypted with it."""
-    with _engine() as engine:
+    with store_engine() as engine:
         rotation.retire_key(engine, version, actor=_operator())
     console.print(f"key v{version} retired")
 
@@ -139,7 +128,7 @@ def reindex_command(
     """Recompute every blind index from the decrypted values (after normalisation rules changed, or for rows
     written without the privacy layer). Safe to interrupt and re-run.
     """
-    with _engine() as engine:
+    with store_engine() as engine:
         updated = reindex(engine, batch_size=batch_size)
         with session_scope(engine) as session:
             audit.record(session, _operator(), "privacy.reindex", "blind_index", None, details=updated)
@@ -162,7 +151,7 @@ def find(
     more). The search is audited by criterion kind, not by the searched values.
     """
     criteria = {"email": email, "phone": phone, "name": name, "document": document}
-    with _engine() as engine:
+    with store_engine() as engine:
         actor = login(engine, as_user)
         require(actor, "customer.search")
         with session_scope(engine) as session:
@@ -209,7 +198,7 @@ def reveal_command(
     Every reveal is written to the audit log (who, which fields, why; never the values), and so is every
     refused attempt.
     """
-    with _engine() as engine:
+    with store_engine() as engine:
         actor = login(engine, as_user)
         with session_scope(engine) as session:
             result = reveal(session, actor, customer_id, field or list(REVEALABLE_FIELDS), purpose, case_ref)

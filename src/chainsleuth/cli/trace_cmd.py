@@ -2,7 +2,7 @@
 
 Each command loads the flow graph of the chain store (both chains, linked across the bridge), the tags that
 say where traces stop (the tag database, or TagPack files with ``--tagpacks``), optionally the clusters of
-``chainsleuth cluster run`` (every address of a tagged cluster then stops a trace) and our own deposit
+``chainsleuth chain cluster run`` (every address of a tagged cluster then stops a trace) and our own deposit
 addresses (``--deposits``: a trace then ends at the customer's account). Every result carries its evidence;
 ``--json`` prints it whole for reports and other tools.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +21,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from chainsleuth.chain.attribution.clusters import resolve_to_clusters
+from chainsleuth.api.investigate import parse_time
 from chainsleuth.chain.attribution.records import TagRecord
+from chainsleuth.chain.clustering.persist import cluster_arrays
 from chainsleuth.chain.exposure import ExposurePolicy, entity_exposure
 from chainsleuth.chain.paths import find_paths
 from chainsleuth.chain.tracing import (
@@ -37,10 +38,9 @@ from chainsleuth.chain.tracing import (
     load_flow_graph,
     resolve_source,
     stops_from_addresses,
-    stops_from_attributions,
+    stops_from_tags,
     trace,
 )
-from chainsleuth.chain.tracing.stops import lookup_addresses
 from chainsleuth.cli.console import console
 from chainsleuth.config import get_settings
 from chainsleuth.errors import InvalidInputError, NotFoundError
@@ -72,6 +72,8 @@ class Context:
     tagged: StopSet
     prices: PriceTable | None
     notes: list[str]
+    #: The address → cluster id array of each clustered chain.
+    clusters: dict[str, Any]
 
 
 def _tags(tagpacks: Path | None) -> list[TagRecord]:
@@ -89,17 +91,6 @@ def _tags(tagpacks: Path | None) -> list[TagRecord]:
             return [t for t in find_tags(session) if t.network in ("bitcoin", "ethereum")]
     finally:
         engine.dispose()
-
-
-def _cluster_arrays(store: ChainStore) -> dict[str, Any]:
-    from chainsleuth.chain.clustering.persist import ClusterStore
-
-    arrays: dict[str, Any] = {}
-    for chain in store.chains():
-        clusters = ClusterStore(store.root, chain)
-        if clusters.exists():
-            arrays[chain] = clusters.cluster_of()
-    return arrays
 
 
 def _deposit_stops(graph: FlowGraph, store: ChainStore, path: Path) -> StopSet:
@@ -135,31 +126,13 @@ def _context(store_dir: Path | None, tagpacks: Path | None, deposits: Path | Non
     except Exception as exc:
         tags = []
         notes.append(f"no tags loaded ({exc}); traces will not stop at services")
-    clusters = _cluster_arrays(store)
-    key_of: dict[str, Hashable] = {}
-    for chain, array in clusters.items():
-        ids = lookup_addresses(store, chain, [t.address for t in tags if t.network == chain and t.address])
-        key_of.update({address: f"{chain}:{int(array[i])}" for address, i in ids.items() if i < len(array)})
-    attributions = resolve_to_clusters(tags, key_of)
-    services = stops_from_attributions(graph, store, attributions, clusters=clusters)
-    tagged = stops_from_attributions(graph, store, attributions, clusters=clusters, only_services=False)
+    clusters = cluster_arrays(store.root, store.chains())
+    services, tagged, _ = stops_from_tags(graph, store, tags, clusters)
     if deposits is not None:
         ours = _deposit_stops(graph, store, deposits)
         services, tagged = ours.merged(services), ours.merged(tagged)
     table = PriceTable.read(prices) if prices is not None else None
-    return Context(store, graph, services, tagged, table, notes)
-
-
-def _time(value: str | None) -> int | None:
-    if value is None:
-        return None
-    if value.isdigit():
-        return int(value)
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInputError("not a date, time or unix timestamp", value=value) from None
-    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
+    return Context(store, graph, services, tagged, table, notes, clusters)
 
 
 def _when(ts: int) -> str:
@@ -258,8 +231,8 @@ def trace_cmd(
         direction=dir_,
         policy=pol,
         hops=hops,
-        since=_time(since),
-        until=_time(until),
+        since=parse_time(since, "since"),
+        until=parse_time(until, "until"),
         min_value=min_value,
         stops=ctx.services,
         cross_bridge=not no_bridge,
@@ -283,10 +256,11 @@ def _entity_addresses(ctx: Context, chain: str, address: str, cluster: bool) -> 
         raise NotFoundError("address not in the chain store", chain=chain, address=address)
     if not cluster:
         return [local]
-    arrays = _cluster_arrays(ctx.store)
-    if chain not in arrays:
-        raise NotFoundError("no clustering for this chain: run `chainsleuth cluster run` first", chain=chain)
-    array = arrays[chain]
+    array = ctx.clusters.get(chain)
+    if array is None:
+        raise NotFoundError("no clustering for this chain: run `chainsleuth chain cluster run` first", chain=chain)
+    if local >= len(array):  # newer than the clustering: a cluster of its own
+        return [local]
     return [int(a) for a in (array == array[local]).nonzero()[0].tolist()]
 
 
@@ -374,7 +348,8 @@ def path_cmd(
     store = ChainStore(store_dir if store_dir is not None else get_settings().chain_dir)
     with console.status("loading the flow graph"):
         graph = load_flow_graph(store)
-    ctx = Context(store, graph, StopSet.build([]), StopSet.build([]), None, [])
+    clusters = cluster_arrays(store.root, store.chains()) if cluster else {}
+    ctx = Context(store, graph, StopSet.build([]), StopSet.build([]), None, [], clusters)
     ends: list[list[int]] = []
     for address, name in ((source, chain), (target, to_chain or chain)):
         offset = next(seg.address_offset for seg in graph.segments if seg.chain == name)

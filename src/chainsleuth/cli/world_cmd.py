@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from chainsleuth.cli.console import console, progress_bar
-from chainsleuth.errors import InvalidInputError
 
 app = typer.Typer(
     help=(
@@ -47,9 +46,7 @@ def generate(
     from chainsleuth.world import WorldConfig, generate_world
     from chainsleuth.world.generator import prepare_out_dir
 
-    if fmt not in ("jsonl", "csv"):
-        raise InvalidInputError(f"unknown format {fmt!r}: use jsonl or csv", format=fmt)
-    config = WorldConfig.from_size(size, seed=seed, fmt=fmt, customers=customers)
+    config = WorldConfig.from_size(size, seed=seed, fmt=fmt, customers=customers)  # validates size and format
     prepare_out_dir(out, force)  # fail before drawing the progress bar
     with progress_bar() as bar:
         task = bar.add_task(f"simulating {config.n_days} days", total=config.n_days)

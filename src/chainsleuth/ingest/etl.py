@@ -11,6 +11,9 @@ not committed, earlier ones stay.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,13 +85,7 @@ class IngestReport:
 
 
 def _last_block_in(path: Path) -> int | None:
-    """The last block number of a blocks file, read from its tail (for a progress bar total); None if
-    unknown.
-    """
-    import csv
-    import io
-    import json
-
+    """The last block number of a blocks file, read from its tail (for a progress bar total); None if unknown."""
     try:
         with path.open("rb") as handle:
             handle.seek(0, 2)
@@ -158,15 +155,12 @@ def _run(
             check_blocks(batch_blocks, blocks)
             first = int(batch_blocks.column("number")[0].as_py())
             last = int(batch_blocks.column("number")[-1].as_py())
-            try:
-                tables, keys = build(writer, batch_blocks, last, report)
-                if blocks.at_end():  # the last batch: rows beyond the blocks file fail it before it commits
-                    for child in children:
-                        _leftover(child)
-                writer.commit(tables, first, last, tx_hash_keys=keys)
-            except BaseException:
-                writer.rollback()
-                raise
+            # a failure from here to the commit leaves the ``with`` block, whose exit rolls the writer back
+            tables, keys = build(writer, batch_blocks, last, report)
+            if blocks.at_end():  # the last batch: rows beyond the blocks file fail it before it commits
+                for child in children:
+                    _leftover(child)
+            writer.commit(tables, first, last, tx_hash_keys=keys)
             report.batches += 1
             report.blocks += batch_blocks.num_rows
             report.transactions += tables["transactions"].num_rows
@@ -198,8 +192,7 @@ def ingest_bitcoin_etl(
     def build(
         writer: ChainWriter, batch_blocks: pa.Table, last: int, report: ChainIngestReport
     ) -> tuple[dict[str, pa.Table], tuple[UInt64Array, UInt64Array, Int64Array] | None]:
-        tables, keys = bitcoin_batch(writer, batch_blocks, txs.take_through(last), blocks, txs, report)
-        return tables, keys
+        return bitcoin_batch(writer, batch_blocks, txs.take_through(last), blocks, txs, report)
 
     return _run(store, chain, [Path(blocks_path), Path(transactions_path)], blocks, [txs], build, batch_size, progress)
 
@@ -275,14 +268,19 @@ def ingest_ethereum_etl(
     return _run(store, chain, files, blocks, children, build, batch_size, progress)
 
 
-def _find(directory: Path, stem: str, required: bool = True) -> Path | None:
+def _find(directory: Path, stem: str) -> Path | None:
     for suffix in (".jsonl", ".csv"):
         candidate = directory / f"{stem}{suffix}"
         if candidate.is_file():
             return candidate
-    if required:
-        raise NotFoundError(f"no {stem}.jsonl or {stem}.csv in the world directory", path=str(directory))
     return None
+
+
+def _require(directory: Path, stem: str) -> Path:
+    found = _find(directory, stem)
+    if found is None:
+        raise NotFoundError(f"no {stem}.jsonl or {stem}.csv in the world directory", path=str(directory))
+    return found
 
 
 def ingest_world_chains(
@@ -305,23 +303,21 @@ def ingest_world_chains(
     if not bitcoin.is_dir() and not ethereum.is_dir():
         raise MalformedFileError("world directory has neither bitcoin/ nor ethereum/", path=str(world))
     if bitcoin.is_dir():
-        blocks_path, txs_path = _find(bitcoin, "blocks"), _find(bitcoin, "transactions")
-        assert blocks_path is not None
-        assert txs_path is not None
         report.chains["bitcoin"] = ingest_bitcoin_etl(
-            blocks_path, txs_path, store, batch_size=batch_size, progress=progress
+            _require(bitcoin, "blocks"),
+            _require(bitcoin, "transactions"),
+            store,
+            batch_size=batch_size,
+            progress=progress,
         )
     if ethereum.is_dir():
-        blocks_path, txs_path = _find(ethereum, "blocks"), _find(ethereum, "transactions")
-        assert blocks_path is not None
-        assert txs_path is not None
         report.chains["ethereum"] = ingest_ethereum_etl(
-            blocks_path,
-            txs_path,
-            _find(ethereum, "token_transfers", required=False),
+            _require(ethereum, "blocks"),
+            _require(ethereum, "transactions"),
+            _find(ethereum, "token_transfers"),
             store,
-            tokens_path=_find(ethereum, "tokens", required=False),
-            traces_path=_find(ethereum, "traces", required=False),
+            tokens_path=_find(ethereum, "tokens"),
+            traces_path=_find(ethereum, "traces"),
             batch_size=batch_size,
             progress=progress,
         )

@@ -1,9 +1,7 @@
 """bitcoin-etl batch → chain store tables (``blocks``, ``transactions``, ``outputs``, ``inputs``).
 
-Nested ``inputs``/``outputs`` lists are flattened with Arrow (no per-row Python); an input's ``spent_tx_id``
-is
-found first among the batch's own transactions, then in the writer's hash index of everything committed
-before.
+Nested ``inputs``/``outputs`` lists are flattened with Arrow (no per-row Python); an input's ``spent_tx_id`` is
+found first among the batch's own transactions, then in the writer's hash index of everything committed before.
 Inputs whose spent transaction precedes the export stay ``-1`` and are counted in the report.
 """
 
@@ -51,9 +49,7 @@ def _sum_by_parent(values: Int64Array, parents: Int64Array, n: int) -> Int64Arra
 
 
 def _op_return(flat: pa.StructArray) -> tuple[pa.Array, pa.Array, npt.NDArray[np.bool_]]:
-    """OP_RETURN payload (bytes after ``OP_RETURN``), its printable text (bridge memos), and the nulldata
-    mask.
-    """
+    """OP_RETURN payload (bytes after ``OP_RETURN``), its printable text (bridge memos), and the nulldata mask."""
     script_type = flat.field("type")
     nulldata = np.asarray(pc.fill_null(pc.equal(script_type, "nulldata"), False).to_numpy(zero_copy_only=False))
     asm = pc.if_else(pa.array(nulldata), flat.field("script_asm"), pa.scalar(None, pa.string()))

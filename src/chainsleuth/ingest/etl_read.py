@@ -234,9 +234,11 @@ def _csv_nested(column: pa.Array, f: Field) -> pa.Array:
 class RecordStream:
     """The records of one etl file as Arrow batches, each with a ``_row`` column (0-based record number)."""
 
-    def __init__(self, path: Path, fields: tuple[Field, ...], *, large_records: bool = False) -> None:
+    def __init__(
+        self, path: Path, fields: tuple[Field, ...], *, large_records: bool = False, fmt: FileFormat | None = None
+    ) -> None:
         self.path = path
-        self.fmt = file_format(path)
+        self.fmt = fmt if fmt is not None else file_format(path)
         self.fields = fields
         self.schema = arrow_schema(fields)
         self.rows_read = 0

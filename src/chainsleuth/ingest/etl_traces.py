@@ -1,8 +1,7 @@
 """ethereum-etl ``traces`` → the internal value transfers of the ``transfers`` table.
 
-A trace is one call frame of a transaction (``trace_address`` is its path in the call tree: ``[]`` the
-top-level call, ``[0, 1]`` the second call made by the first call). Value moves between addresses in a trace
-when it
+A trace is one call frame of a transaction (``trace_address`` is its path in the call tree: ``[]`` the top-level
+call, ``[0, 1]`` the second call made by the first call). Value moves between addresses in a trace when it
 
 - is a ``call`` (``call_type`` ``call``), ``create`` (``to_address`` is the new contract) or ``suicide``
   (``from_address`` self-destructs and sends its balance to ``to_address``);

@@ -1,10 +1,10 @@
-"""Loading the exchange's own books (``exchange/*`` of a world export, or a real back-office export) into the
-store.
+"""Loading the exchange's own books (``exchange/*`` of a world export, or a real back-office export) into the store.
 
 The load is
 
-* **fast**: files are streamed in Arrow batches and each batch is one executemany ``INSERT`` through
-  SQLAlchemy Core (psycopg 3 pipelines it on PostgreSQL, SQLite runs it in one transaction);
+* **fast**: files are streamed in Arrow batches and each batch goes to the database in one statement without
+  per-value Python objects (:mod:`chainsleuth.ingest.bulk`: ``COPY`` on PostgreSQL, one prepared ``INSERT``
+  run with ``executemany`` on SQLite);
 * **idempotent**: a file whose sha256 was loaded completely before is skipped, and rows whose primary key
   already exists are never inserted twice (so loading the CSV edition of an already loaded Parquet export adds
   nothing);
@@ -30,7 +30,7 @@ import pyarrow as pa
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from chainsleuth.errors import MalformedFileError, NotFoundError, StorageError
+from chainsleuth.errors import InvalidInputError, MalformedFileError, NotFoundError, StorageError
 from chainsleuth.ingest.bulk import insert_batch, missing_keys, table_is_empty
 from chainsleuth.ingest.exchange_files import Batch, ExchangeFile, sha256_of
 from chainsleuth.ingest.exchange_schema import EXCHANGE_TABLES, TableSpec
@@ -104,14 +104,13 @@ def load_exchange(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> LoadReport:
-    """Load customers, accounts, deposit addresses, balances and ledger events of ``world_dir`` into
-    ``engine``.
+    """Load customers, accounts, deposit addresses, balances and ledger events of ``world_dir`` into ``engine``.
 
     Safe to re-run at any time: see the module documentation. Raises MalformedFileError for bad input (earlier
     batches stay committed and a re-run after fixing the file resumes) and NotFoundError for missing files.
     """
     if batch_size < 1:
-        raise ValueError("batch_size must be positive")
+        raise InvalidInputError("batch_size must be positive", batch_size=batch_size)
     started = time.monotonic()
     files = find_exchange_files(world_dir)
     totals = [file.check_header() for file in files]  # fail before writing anything
@@ -231,7 +230,6 @@ def _locate_failure(
                     with connection.begin_nested():
                         connection.execute(insert(file.spec.table), [rows[index]])
                 except DBAPIError as error:
-                    failure = error
                     row = batch.first_row + index + 1
                     return MalformedFileError(
                         f"{file.path.name}: row {row} rejected by the database: {_reason(error)}",

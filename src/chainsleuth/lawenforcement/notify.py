@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from chainsleuth.cases.common import moment
+from chainsleuth.errors import NotFoundError
 from chainsleuth.privacy import audit
 from chainsleuth.privacy.policy import Actor
 from chainsleuth.store.models.lawenforcement import LeNotification, LeRequest, LeTarget
@@ -52,8 +53,6 @@ def mark_sent(session: Session, actor: Actor, notification_id: int) -> LeNotific
     """Record that the customer was notified."""
     row = session.get(LeNotification, notification_id)
     if row is None:
-        from chainsleuth.errors import NotFoundError
-
         raise NotFoundError("no such notification", notification_id=notification_id)
     row.status = "sent"
     audit.record(session, actor, "le_notification.sent", "le_notification", str(row.id))

@@ -19,7 +19,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from chainsleuth.cases.common import moment, required_text
+from chainsleuth.cases.common import iso, moment, required_text
 from chainsleuth.errors import AuthenticationError, NotFoundError, PermissionDeniedError, PolicyViolationError
 from chainsleuth.lawenforcement.agencies import domain_registry, get_agency
 from chainsleuth.lawenforcement.domains import DomainCheck, check_email
@@ -294,10 +294,6 @@ def list_officers(session: Session, staff: Actor, agency_id: str | None = None) 
 
 def officer_view(officer: LeOfficer) -> dict[str, object]:
     """An officer registration as plain data."""
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
     return {"username": officer.username, "agency_id": officer.agency_id, "email": officer.email,
             "status": officer.status, "email_verified_at": iso(officer.email_verified_at),
             "totp_confirmed_at": iso(officer.totp_confirmed_at), "failed_checks": officer.failed_checks,

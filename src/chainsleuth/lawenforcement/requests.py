@@ -19,7 +19,7 @@ from pypdf.errors import PyPdfError
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from chainsleuth.cases.common import aware, moment, required_text
+from chainsleuth.cases.common import aware, iso, moment, required_text
 from chainsleuth.errors import InvalidInputError, NotFoundError, PayloadTooLargeError, PermissionDeniedError
 from chainsleuth.lawenforcement.agencies import get_agency
 from chainsleuth.lawenforcement.matrix import CATEGORIES, Matrix, load_matrix
@@ -259,10 +259,6 @@ def correct_target(
     return target
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def target_view(target: LeTarget, *, officer: bool) -> dict[str, Any]:
     """A target; officers see their own values and errors, never the matched customer."""
     view: dict[str, Any] = {"id": target.id, "row": target.row_number, "kind": target.kind, "chain": target.chain,
@@ -282,17 +278,17 @@ def request_view(request: LeRequest, *, officer: bool, now: datetime | None = No
         "legal_basis": request.legal_basis, "legal_reference": request.legal_reference,
         "jurisdiction": request.jurisdiction, "case_number": request.case_number, "offence": request.offence,
         "description": request.description, "data_categories": request.data_categories,
-        "date_from": _iso(request.date_from), "date_to": _iso(request.date_to),
-        "requested_deadline": _iso(request.requested_deadline), "non_disclosure": request.non_disclosure,
-        "non_disclosure_until": _iso(request.non_disclosure_until), "instrument_sha256": request.instrument_sha256,
-        "status": request.status, "submitted_at": _iso(request.submitted_at), "due_at": _iso(request.due_at),
+        "date_from": iso(request.date_from), "date_to": iso(request.date_to),
+        "requested_deadline": iso(request.requested_deadline), "non_disclosure": request.non_disclosure,
+        "non_disclosure_until": iso(request.non_disclosure_until), "instrument_sha256": request.instrument_sha256,
+        "status": request.status, "submitted_at": iso(request.submitted_at), "due_at": iso(request.due_at),
         "overdue": request.status in OPEN_STATUSES and request.due_at <= at, "outcome": request.outcome,
-        "outcome_reason": request.outcome_reason, "closed_at": _iso(request.closed_at), "version": request.version,
+        "outcome_reason": request.outcome_reason, "closed_at": iso(request.closed_at), "version": request.version,
     }  # fmt: skip
     if not officer:
         view |= {"queue": request.queue, "risk_score": request.risk_score, "risk_reasons": request.risk_reasons,
                  "triage": request.triage, "claimed_by": request.claimed_by,
-                 "escalation_level": request.escalation_level, "escalated_at": _iso(request.escalated_at),
-                 "callback_confirmed_at": _iso(request.callback_confirmed_at),
+                 "escalation_level": request.escalation_level, "escalated_at": iso(request.escalated_at),
+                 "callback_confirmed_at": iso(request.callback_confirmed_at),
                  "seizure_destination": request.seizure_destination}  # fmt: skip
     return view

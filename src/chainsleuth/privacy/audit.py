@@ -50,9 +50,9 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def compute_hash(entry: AuditEntry) -> str:
-    """SHA-256 (hex) over the canonical JSON of every field of ``entry`` but its own hash and MAC."""
-    payload = {
+def _chained_fields(entry: AuditEntry) -> dict[str, Any]:
+    """Every field of ``entry`` but its own hash and MAC (``details`` as stored: canonical JSON text)."""
+    return {
         "seq": entry.seq,
         "occurred_at": _stamp(entry.occurred_at),
         "actor": entry.actor,
@@ -65,7 +65,11 @@ def compute_hash(entry: AuditEntry) -> str:
         "details": entry.details,
         "prev_hash": entry.prev_hash,
     }
-    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def compute_hash(entry: AuditEntry) -> str:
+    """SHA-256 (hex) over the canonical JSON of every field of ``entry`` but its own hash and MAC."""
+    encoded = json.dumps(_chained_fields(entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
 
@@ -216,17 +220,8 @@ def verify(session: Session, *, keyed: bool = True) -> VerifyReport:
 def entry_dict(entry: AuditEntry) -> dict[str, Any]:
     """An entry as a JSON-ready dictionary (``details`` parsed)."""
     return {
-        "seq": entry.seq,
-        "occurred_at": _stamp(entry.occurred_at),
-        "actor": entry.actor,
-        "actor_role": entry.actor_role,
-        "agency_id": entry.agency_id,
-        "action": entry.action,
-        "object_type": entry.object_type,
-        "object_id": entry.object_id,
-        "purpose": entry.purpose,
+        **_chained_fields(entry),
         "details": json.loads(entry.details),
-        "prev_hash": entry.prev_hash,
         "entry_hash": entry.entry_hash,
         "entry_mac": entry.entry_mac,
     }

@@ -21,7 +21,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Dialect, Engine, insert, select
@@ -60,14 +59,6 @@ def _configured_master_key(key_file: Path | None = None) -> bytes:
     if key_file is None:
         key_file = get_settings().resolved_key_file
     return read_key_file(key_file)
-
-
-@dataclass(frozen=True)
-class KeyState:
-    """One row of ``privacy_keys`` as the process sees it."""
-
-    version: int
-    state: str
 
 
 class EngineCrypto:
@@ -249,8 +240,3 @@ def ensure_keyring(engine: Engine) -> EngineCrypto:
             pass  # another process recorded it first; refresh() checks it against our key
     crypto.refresh()
     return crypto
-
-
-def key_states(engine: Engine) -> list[KeyState]:
-    """The recorded key versions (after :func:`ensure_keyring`)."""
-    return [KeyState(row.version, row.state) for row in _read_keys(engine)]

@@ -45,6 +45,11 @@ def _timing_dummy_hash() -> str:
     return _dummy_hash[1]
 
 
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInputError(f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password")
+
+
 def normalize_username(username: str) -> str:
     """Usernames are case-insensitive: stored and looked up in lower case."""
     return username.strip().lower()
@@ -72,8 +77,7 @@ def create_user(
         role_value = Role(role)
     except ValueError as error:
         raise InvalidInputError(f"unknown role {role!r}", field="role") from error
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInputError(f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password")
+    _check_password(password)
     if not display_name.strip():
         raise InvalidInputError("display name must not be empty", field="display_name")
     if role_value is Role.LE_OFFICER and not agency_id:
@@ -102,8 +106,7 @@ def create_user(
 
 def set_password(user: User, password: str) -> None:
     """Replace the user's password (the caller commits; the version column guards concurrent edits)."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInputError(f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password")
+    _check_password(password)
     user.password_hash = passwords.hash_password(password)
 
 

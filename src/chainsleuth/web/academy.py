@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 
 from chainsleuth.academy.exercises import get_exercise
 from chainsleuth.academy.grading import AnswerRefusedError
+from chainsleuth.academy.quiz import grade_quiz
 from chainsleuth.academy.service import Academy
 from chainsleuth.errors import NotFoundError, PermissionDeniedError
 from chainsleuth.store.models.users import Role
@@ -103,8 +104,6 @@ async def submit_quiz(request: Request, module_id: str, viewer: Learner) -> HTML
         result = await run_in_threadpool(academy.submit_quiz, cohort, viewer.username, module_id, answers,
                                          actor=viewer.principal)  # fmt: skip
     else:  # practice without a cohort: graded, not recorded
-        from chainsleuth.academy.quiz import grade_quiz
-
         result = grade_quiz(module, answers)
     return render(request, "academy/quiz_result.html", viewer, {
         "title": f"Quiz: {module.title}", "module": module, "result": result.as_dict(), "recorded": bool(cohort),

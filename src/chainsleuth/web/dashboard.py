@@ -145,14 +145,6 @@ def tags_by_category(db: Session, viewer: Viewer, store: ChainStore) -> dict[str
     }
 
 
-def alert_queue(db: Session, viewer: Viewer, store: ChainStore) -> dict[str, Any] | None:
-    """Monitoring alerts by status (the alert pages of a later issue link from here)."""
-    from chainsleuth.monitor.alerts.store import queue_counts
-
-    counts = queue_counts(db)
-    return {"counts": sorted(counts.items()), "total": sum(counts.values())} if counts else None
-
-
 register_section(
     DashboardSection(
         "customers",
@@ -165,17 +157,6 @@ register_section(
 )
 register_section(
     DashboardSection("ledger", "Ledger volume", "ledger.read", "dashboard/ledger.html", ledger_volume, order=50)
-)
-register_section(
-    DashboardSection(
-        "alerts",
-        "Monitoring alerts",
-        "alert.read",
-        "dashboard/alerts.html",
-        alert_queue,
-        order=5,
-        requires_module="chainsleuth.monitor.alerts.store",
-    )
 )
 register_section(DashboardSection("chain", "Chain store", "chain.read", "dashboard/chain.html", chain_stats, order=30))
 register_section(

@@ -2,12 +2,11 @@
 
 Tags are validated by the attribution layer (:func:`chainsleuth.chain.attribution.store.add_tag` checks the
 taxonomy, the network and the subject) and every added tag is audited. The audit page reads and verifies the
-log through :mod:`chainsleuth.privacy.audit`; it exists only when that module does.
+log through :mod:`chainsleuth.privacy.audit`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -124,11 +123,6 @@ async def add_tag_form(
 # -- audit log ------------------------------------------------------------------------------------------------
 
 
-def audit_available() -> bool:
-    """The audit page exists once the privacy layer's audit module does."""
-    return importlib.util.find_spec("chainsleuth.privacy.audit") is not None
-
-
 @router.get("/audit")
 def audit_page(
     request: Request,
@@ -182,5 +176,4 @@ def audit_verify(request: Request, viewer: Annotated[Viewer, Depends(page("audit
 
 
 register_nav(NavItem("Investigate", "Attribution tags", "/tags", "chain.read", order=40))
-if audit_available():
-    register_nav(NavItem("Protect", "Audit log", "/audit", "audit.read", order=90))
+register_nav(NavItem("Protect", "Audit log", "/audit", "audit.read", order=90))

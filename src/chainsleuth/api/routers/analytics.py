@@ -63,8 +63,9 @@ def _entity(inv: inv_.Investigation, chain: str, text: str, cluster: bool) -> li
     if not cluster:
         return [local]
     array = inv_.cluster_array(inv, chain)
-    own = int(array[local]) if local < len(array) else local
-    return [int(m) for m in inv_.cluster_members(inv, chain, own)] if local < len(array) else [local]
+    if local >= len(array):  # newer than the clustering: a cluster of its own
+        return [local]
+    return [int(m) for m in inv_.cluster_members(inv, chain, int(array[local]))]
 
 
 @router.get("/graph-cache", summary="The cached flow graph")
@@ -184,7 +185,7 @@ def address_cluster(
     local = inv_.address_id(store, chain, address)
     array = inv_.cluster_array(inv, chain)
     if local >= len(array):
-        raise InvalidInputError("the address is newer than the clustering: run `chainsleuth cluster run`",
+        raise InvalidInputError("the address is newer than the clustering: run `chainsleuth chain cluster run`",
                                 address=address)  # fmt: skip
     return inv_.cluster_view(inv, chain, int(array[local]), offset=offset, limit=limit)
 

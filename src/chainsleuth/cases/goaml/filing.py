@@ -14,6 +14,7 @@ against its hash, so what was approved is exactly what is submitted. Every step 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chainsleuth.cases.common import check_version, get_case_row, moment, record_event, required_text, sha256_hex
+from chainsleuth.cases.common import check_version, get_case_row, iso, moment, record_event, required_text, sha256_hex
 from chainsleuth.cases.goaml.builder import BuildContext, build_report, indicators_for, report_events
 from chainsleuth.cases.goaml.config import GoamlConfig, default_config
 from chainsleuth.cases.goaml.validate import enumeration, validate
@@ -52,6 +53,27 @@ def _move(report: StrReport, target: str) -> None:
     report.status = target
 
 
+def _begin(
+    session: Session, actor: Actor, report_id: int, expected_version: int, target: str, now: datetime | None,
+    permission: str = "report.approve",
+) -> tuple[StrReport, datetime]:  # fmt: skip
+    """The start of a filing step: the permission, the report at the version the caller read, the move."""
+    require(actor, permission)
+    at = moment(now)
+    report = get_report(session, report_id)
+    check_version("report", report.id, report.version, expected_version)
+    _move(report, target)
+    return report, at
+
+
+def _save(session: Session, actor: Actor, report: StrReport, what: str, now: datetime, **details: Any) -> StrReport:
+    """The end of a filing step: flush (a lost race is a StaleVersionError), timeline entry and audit record."""
+    with stale_version_guard():
+        session.flush()
+    _record(session, actor, report, what, now, **details)
+    return report
+
+
 def get_report(session: Session, report_id: int) -> StrReport:
     report = session.get(StrReport, report_id)
     if report is None:
@@ -69,8 +91,6 @@ def case_event_ids(session: Session, case_id: int) -> list[str]:
     for evidence in session.scalars(
         select(CaseEvidence).where(CaseEvidence.case_id == case_id, CaseEvidence.kind == "ledger_extract")
     ):
-        import json
-
         ids.extend(json.loads(evidence.content or "{}").get("event_ids", []))
     return list(dict.fromkeys(ids))
 
@@ -87,6 +107,23 @@ def _categories(session: Session, case_id: int) -> list[str]:
                 found.append(str(item["category"]))
         found.extend(part for part in alert.rule_id.replace("-", "_").split("_") if part)
     return found
+
+
+def _check_indicators(indicators: Sequence[str]) -> list[str]:
+    """``indicators`` as a list; InvalidInputError naming any code goAML does not know."""
+    bad = [c for c in indicators if c not in enumeration("report_indicator_type")]
+    if bad:
+        raise InvalidInputError("unknown goAML report indicators", indicators=bad)
+    return list(indicators)
+
+
+def _known_events(session: Session, event_ids: Sequence[str]) -> list[str]:
+    """``event_ids`` as a list; NotFoundError naming any that the ledger does not hold."""
+    ids = list(event_ids)
+    known = set(session.scalars(select(LedgerEvent.event_id).where(LedgerEvent.event_id.in_(ids))))
+    if len(known) != len(set(ids)):
+        raise NotFoundError("no such ledger events", event_ids=sorted(set(ids) - known))
+    return ids
 
 
 def _generate(session: Session, actor: Actor, report: StrReport, config: GoamlConfig, now: datetime) -> None:
@@ -128,13 +165,8 @@ def draft_report(
     code = report_code or config.codes.report_code
     if code not in enumeration("report_type"):
         raise InvalidInputError("unknown goAML report code", report_code=code)
-    bad = [c for c in (indicators or []) if c not in enumeration("report_indicator_type")]
-    if bad:
-        raise InvalidInputError("unknown goAML report indicators", indicators=bad)
-    ids = list(event_ids) if event_ids is not None else case_event_ids(session, case_id)
-    known = set(session.scalars(select(LedgerEvent.event_id).where(LedgerEvent.event_id.in_(ids))))
-    if len(known) != len(set(ids)):
-        raise NotFoundError("no such ledger events", event_ids=sorted(set(ids) - known))
+    _check_indicators(indicators or [])
+    ids = _known_events(session, event_ids if event_ids is not None else case_event_ids(session, case_id))
     report = StrReport(
         case_id=case.id,
         status="drafted",
@@ -156,10 +188,7 @@ def draft_report(
     session.flush()
     report.entity_reference = f"{case.reference}-STR-{report.id}"
     _generate(session, actor, report, config, at)
-    with stale_version_guard():
-        session.flush()
-    _record(session, actor, report, "drafted", at, errors=len(report.validation_errors), events=len(ids))
-    return report
+    return _save(session, actor, report, "drafted", at, errors=len(report.validation_errors), events=len(ids))
 
 
 def _record(session: Session, actor: Actor, report: StrReport, what: str, now: datetime, **details: Any) -> None:
@@ -175,28 +204,24 @@ def redraft(
     action: str | None = None, event_ids: Sequence[str] | None = None, indicators: Sequence[str] | None = None,
     config: GoamlConfig | None = None, now: datetime | None = None,
 ) -> StrReport:  # fmt: skip
-    """Regenerate a drafted, approved (approval is lost) or FIU-rejected report as a new revision."""
-    require(actor, "report.draft")
-    at = moment(now)
-    report = get_report(session, report_id)
-    check_version("report", report.id, report.version, expected_version)
-    _move(report, "drafted")
+    """Regenerate a drafted, approved (approval is lost) or FIU-rejected report as a new revision.
+
+    New ``event_ids`` and ``indicators`` are checked as in :func:`draft_report`.
+    """
+    report, at = _begin(session, actor, report_id, expected_version, "drafted", now, permission="report.draft")
     if reason is not None:
         report.reason = required_text(reason, "reason", max_length=8000)
     if action is not None:
         report.action_taken = required_text(action, "action", max_length=8000)
     if event_ids is not None:
-        report.event_ids = list(event_ids)
+        report.event_ids = _known_events(session, event_ids)
     if indicators is not None:
-        report.indicators = list(indicators)
+        report.indicators = _check_indicators(indicators)
     report.revision += 1
     report.approved_by = report.approved_at = None
     report.drafted_by, report.drafted_at = actor.username, at
     _generate(session, actor, report, config or default_config(), at)
-    with stale_version_guard():
-        session.flush()
-    _record(session, actor, report, "redrafted", at, errors=len(report.validation_errors))
-    return report
+    return _save(session, actor, report, "redrafted", at, errors=len(report.validation_errors))
 
 
 def approve_report(
@@ -220,28 +245,18 @@ def approve_report(
                                    report_id=report.id, errors=errors or report.validation_errors)  # fmt: skip
     _move(report, "approved")
     report.approved_by, report.approved_at = approver.username, at
-    with stale_version_guard():
-        session.flush()
-    _record(session, approver, report, "approved", at)
-    return report
+    return _save(session, approver, report, "approved", at)
 
 
 def submit_report(
     session: Session, actor: Actor, report_id: int, expected_version: int, *, now: datetime | None = None
 ) -> StrReport:
     """Mark an approved report as submitted to the FIU (the XML is what the caller uploads or sends)."""
-    require(actor, "report.approve")
-    at = moment(now)
-    report = get_report(session, report_id)
-    check_version("report", report.id, report.version, expected_version)
-    _move(report, "submitted")
+    report, at = _begin(session, actor, report_id, expected_version, "submitted", now)
     report.submitted_by, report.submitted_at = actor.username, at
     report.submission_count += 1
     report.fiu_reason = None
-    with stale_version_guard():
-        session.flush()
-    _record(session, actor, report, "resubmitted" if report.submission_count > 1 else "submitted", at)
-    return report
+    return _save(session, actor, report, "resubmitted" if report.submission_count > 1 else "submitted", at)
 
 
 def acknowledge(
@@ -249,17 +264,10 @@ def acknowledge(
     now: datetime | None = None,
 ) -> StrReport:  # fmt: skip
     """Record the FIU's acknowledgement and its reference number."""
-    require(actor, "report.approve")
-    at = moment(now)
-    report = get_report(session, report_id)
-    check_version("report", report.id, report.version, expected_version)
-    _move(report, "acknowledged")
+    report, at = _begin(session, actor, report_id, expected_version, "acknowledged", now)
     report.fiu_ref_number = required_text(fiu_ref_number, "fiu_ref_number", max_length=255)
     report.acknowledged_at = at
-    with stale_version_guard():
-        session.flush()
-    _record(session, actor, report, "acknowledged", at, fiu_ref_number=report.fiu_ref_number)
-    return report
+    return _save(session, actor, report, "acknowledged", at, fiu_ref_number=report.fiu_ref_number)
 
 
 def record_rejection(
@@ -267,17 +275,10 @@ def record_rejection(
     now: datetime | None = None,
 ) -> StrReport:  # fmt: skip
     """Record that the FIU rejected the report, with its reason (redraft, approve and submit again)."""
-    require(actor, "report.approve")
-    at = moment(now)
-    report = get_report(session, report_id)
-    check_version("report", report.id, report.version, expected_version)
-    _move(report, "rejected")
+    report, at = _begin(session, actor, report_id, expected_version, "rejected", now)
     report.fiu_reason = required_text(fiu_reason, "fiu_reason", max_length=8000)
     report.rejected_at = at
-    with stale_version_guard():
-        session.flush()
-    _record(session, actor, report, "rejected", at, fiu_reason=report.fiu_reason)
-    return report
+    return _save(session, actor, report, "rejected", at, fiu_reason=report.fiu_reason)
 
 
 def list_reports(session: Session, actor: Actor, case_id: int | None = None) -> list[StrReport]:
@@ -290,10 +291,6 @@ def list_reports(session: Session, actor: Actor, case_id: int | None = None) -> 
 
 def report_view(report: StrReport) -> dict[str, Any]:
     """A report as plain data (without the XML)."""
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
     return {
         "id": report.id, "case_id": report.case_id, "status": report.status, "report_code": report.report_code,
         "entity_reference": report.entity_reference, "revision": report.revision, "sha256": report.sha256,

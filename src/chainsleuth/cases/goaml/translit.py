@@ -47,8 +47,7 @@ TABLE: dict[str, str] = {
     "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps", "ω": "o",
 }  # fmt: skip
 
-#: The character class goAML allows in name fields.
-NAME_PATTERN = re.compile(r"[a-zA-Z0-9 .'-]*")
+#: Runs of characters outside the class goAML allows in name fields (``[a-zA-Z0-9 .'-]``).
 _NOT_ALLOWED = re.compile(r"[^a-zA-Z0-9 .'-]+")
 _SPACES = re.compile(r"\s+")
 
@@ -72,11 +71,6 @@ def to_ascii(text: str) -> str:
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     ascii_only = _NOT_ALLOWED.sub(" ", stripped)
     return _SPACES.sub(" ", ascii_only).strip()
-
-
-def is_name_safe(text: str) -> bool:
-    """Whether ``text`` already satisfies goAML's name pattern."""
-    return NAME_PATTERN.fullmatch(text) is not None
 
 
 def split_name(full_name: str) -> tuple[str, str | None, str]:

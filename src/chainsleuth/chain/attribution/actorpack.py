@@ -14,9 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from chainsleuth.chain.attribution.packfile import check_field, context_text, fail, parse_date, read_pack
+from chainsleuth.chain.attribution.packfile import (
+    check_field,
+    context_text,
+    fail,
+    parse_date,
+    read_pack,
+    write_pack,
+)
 from chainsleuth.chain.attribution.records import ActorRecord
 from chainsleuth.chain.attribution.taxonomy import Taxonomy, get_taxonomy
 
@@ -142,14 +147,7 @@ def write_actorpack(
     if description:
         document["description"] = description
     document["actors"] = [actor_to_fields(actor) for actor in actors]
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(out.name + ".tmp")
-    dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    with temporary.open("w", encoding="utf-8") as handle:
-        yaml.dump(document, handle, Dumper=dumper, sort_keys=False, allow_unicode=True, width=200)
-    temporary.replace(out)
-    return out
+    return write_pack(out_path, document)
 
 
 __all__ = ["ParsedActorPack", "actor_to_fields", "parse_actorpack", "write_actorpack"]

@@ -200,3 +200,15 @@ def context_text(value: Any) -> str | None:
 
 
 __all__ = ["Entry", "PackDocument", "check_field", "context_text", "fail", "parse_date", "read_pack"]
+
+
+def write_pack(out_path: str | Path, document: dict[str, Any]) -> Path:
+    """Write a pack ``document`` as YAML to ``out_path`` (atomically: a temporary file, then a rename)."""
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(out.name + ".tmp")
+    dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    with temporary.open("w", encoding="utf-8") as handle:
+        yaml.dump(document, handle, Dumper=dumper, sort_keys=False, allow_unicode=True, width=200)
+    temporary.replace(out)
+    return out

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chainsleuth.chain.attribution.packfile import (
     Entry,
     check_field,
@@ -34,6 +32,7 @@ from chainsleuth.chain.attribution.packfile import (
     fail,
     parse_date,
     read_pack,
+    write_pack,
 )
 from chainsleuth.chain.attribution.records import (
     TagRecord,
@@ -267,14 +266,7 @@ def write_tagpack(
 ) -> Path:
     """Write ``tags`` as a valid TagPack to ``out_path`` (atomically: a temporary file then a rename)."""
     document = tagpack_document(title=title, creator=creator, tags=tags, description=description, is_public=is_public)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(out.name + ".tmp")
-    dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    with temporary.open("w", encoding="utf-8") as handle:
-        yaml.dump(document, handle, Dumper=dumper, sort_keys=False, allow_unicode=True, width=200)
-    temporary.replace(out)
-    return out
+    return write_pack(out_path, document)
 
 
 __all__ = [

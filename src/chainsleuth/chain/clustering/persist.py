@@ -21,6 +21,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,3 +224,13 @@ class ClusterStore:
         if self.parts.is_dir():
             for path in self.parts.iterdir():
                 path.unlink(missing_ok=True)
+
+
+def cluster_arrays(store_root: Path, chains: Iterable[str]) -> dict[str, Int64Array]:
+    """The address → cluster id array of each of ``chains`` that has been clustered (others are left out)."""
+    arrays: dict[str, Int64Array] = {}
+    for chain in chains:
+        clusters = ClusterStore(store_root, chain)
+        if clusters.exists():
+            arrays[chain] = clusters.cluster_of()
+    return arrays

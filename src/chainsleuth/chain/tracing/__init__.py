@@ -22,6 +22,7 @@ from chainsleuth.chain.tracing.stops import (
     is_service,
     stops_from_addresses,
     stops_from_attributions,
+    stops_from_tags,
 )
 from chainsleuth.chain.tracing.trace import (
     Direction,
@@ -61,6 +62,7 @@ __all__ = [
     "resolve_source",
     "stops_from_addresses",
     "stops_from_attributions",
+    "stops_from_tags",
     "trace",
     "tx_source",
 ]

@@ -120,6 +120,8 @@ def resolve_source(
     bare = text[2:] if text.startswith("0x") else text
     if ":" in text and chain == "bitcoin":
         tx_hash, _, index = text.rpartition(":")
+        if not index.isdigit():
+            raise InvalidInputError("an output is <transaction hash>:<output index>", target=target)
         return output_source(graph, chain, _tx_id(store, chain, tx_hash), int(index), label=text)
     if len(bare) == 64 and all(c in "0123456789abcdefABCDEF" for c in bare):
         return tx_source(graph, chain, _tx_id(store, chain, text), direction, label=text)

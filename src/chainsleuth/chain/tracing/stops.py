@@ -13,12 +13,13 @@ tagged cluster. Tracing itself never reads the tag database.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from chainsleuth.chain.attribution.clusters import ClusterAttribution
+from chainsleuth.chain.attribution.clusters import ClusterAttribution, resolve_to_clusters
+from chainsleuth.chain.attribution.records import TagRecord
 from chainsleuth.chain.attribution.taxonomy import get_taxonomy
 from chainsleuth.chain.tracing.graph import BoolArray, FlowGraph, Int64Array
 from chainsleuth.store.chainstore import ChainStore
@@ -176,6 +177,24 @@ def stops_from_attributions(
             for m, c in zip(members.tolist(), cluster_of[members].tolist(), strict=True)
         )
     return StopSet.build(pairs)
+
+
+def stops_from_tags(
+    graph: FlowGraph,
+    store: ChainStore,
+    tags: Sequence[TagRecord],
+    clusters: Mapping[str, Int64Array],
+) -> tuple[StopSet, StopSet, dict[Hashable, ClusterAttribution]]:
+    """Tags resolved to clusters (keyed ``"<chain>:<cluster id>"``, or the address where the chain is not
+    clustered), and their stop sets: ``(services, every tagged entity, attributions)``."""
+    key_of: dict[str, Hashable] = {}
+    for chain, array in clusters.items():
+        ids = lookup_addresses(store, chain, [t.address for t in tags if t.network == chain and t.address])
+        key_of.update({address: f"{chain}:{int(array[i])}" for address, i in ids.items() if i < len(array)})
+    attributions = resolve_to_clusters(tags, key_of)
+    services = stops_from_attributions(graph, store, attributions, clusters=clusters)
+    tagged = stops_from_attributions(graph, store, attributions, clusters=clusters, only_services=False)
+    return services, tagged, attributions
 
 
 def stops_from_addresses(

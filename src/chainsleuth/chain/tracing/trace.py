@@ -172,6 +172,8 @@ def trace(
         raise InvalidInputError("hops must be at least 1", hops=hops)
     if direction not in ("forward", "backward"):
         raise InvalidInputError("direction must be forward or backward", direction=direction)
+    if since is not None and until is not None and since > until:
+        raise InvalidInputError("since is after until", since=since, until=until)
     started = time.perf_counter()
     backward = direction == "backward"
     kernel = kernel_for(graph, backward)

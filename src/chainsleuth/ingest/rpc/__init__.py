@@ -54,12 +54,8 @@ __all__ = [
 
 def _check_kind(chain: str, kind: str) -> None:
     if chain_spec(chain).kind != kind:
-        raise InvalidInputError(
-            f"chain {chain!r} is not an {kind} chain of the store"
-            if kind == "account"
-            else f"chain {chain!r} is not a {kind} chain of the store",
-            chain=chain,
-        )
+        article = "an" if kind == "account" else "a"
+        raise InvalidInputError(f"chain {chain!r} is not {article} {kind} chain of the store", chain=chain)
 
 
 def ingest_ethereum_rpc(

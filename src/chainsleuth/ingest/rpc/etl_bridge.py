@@ -67,19 +67,8 @@ def node_stream(fields: tuple[Field, ...], block_column: str) -> BlockOrderedStr
     Built without opening anything: its path is the null device, so an error the converter raises reads no
     file and names no line; :func:`convert_errors` replaces it with one naming the node.
     """
-    stream = RecordStream.__new__(RecordStream)
-    stream.path = Path(os.devnull)
-    stream.fmt = "jsonl"
-    stream.fields = fields
-    stream.schema = arrow_schema(fields)
-    stream.rows_read = 0
-    blocks = BlockOrderedStream.__new__(BlockOrderedStream)
-    blocks.stream = stream
-    blocks.block_column = block_column
-    blocks._batches = iter(())
-    blocks._buffer = []
-    blocks._last_block = None
-    blocks.exhausted = True
+    blocks = BlockOrderedStream(RecordStream(Path(os.devnull), fields, fmt="jsonl"), block_column)
+    blocks.exhausted = True  # never pulls: its (lazy) batch generator is never started
     return blocks
 
 

@@ -75,10 +75,6 @@ class RpcIngestReport(ChainIngestReport):
     target: int = -1
     rollbacks: list[Rollback] = field(default_factory=list)
 
-    @property
-    def rolled_back_blocks(self) -> int:
-        return sum(len(rollback.removed) for rollback in self.rollbacks)
-
 
 class NodeSource(Protocol):
     """What the loop needs from a chain's node: heights, hashes, validated blocks, and conversion."""
@@ -234,11 +230,14 @@ def _ingest_range(
             raise ChainMovedError(start)  # another writer changed the store since the reconciliation
         previous = _stored_hashes(store, chain, start - 1, start - 1).get(start - 1)
         pending: list[NodeBlock] = []
+        pending_txs = 0
         first_height = start - 1
 
         def flush() -> None:
+            nonlocal pending_txs
             _commit(source, store, writer, pending, report)
             pending.clear()
+            pending_txs = 0
             if progress is not None:
                 progress(
                     IngestProgress(chain, writer.height, first_height, target, report.transactions, report.transfers)
@@ -250,7 +249,8 @@ def _ingest_range(
                     raise ChainMovedError(block.number)
                 previous = block.hash
                 pending.append(block)
-                if len(pending) >= MAX_BLOCKS_PER_BATCH or sum(b.tx_count for b in pending) >= batch_size:
+                pending_txs += block.tx_count
+                if len(pending) >= MAX_BLOCKS_PER_BATCH or pending_txs >= batch_size:
                     flush()
         if pending:
             flush()
@@ -259,12 +259,9 @@ def _ingest_range(
 def _commit(
     source: NodeSource, store: ChainStore, writer: ChainWriter, blocks: list[NodeBlock], report: RpcIngestReport
 ) -> None:
-    try:
-        tables, keys = source.build(writer, store, blocks, report)
-        writer.commit(tables, blocks[0].number, blocks[-1].number, tx_hash_keys=keys)
-    except BaseException:
-        writer.rollback()
-        raise
+    """Build and commit one batch; a failure leaves the writer's ``with`` block, whose exit rolls it back."""
+    tables, keys = source.build(writer, store, blocks, report)
+    writer.commit(tables, blocks[0].number, blocks[-1].number, tx_hash_keys=keys)
     report.batches += 1
     report.blocks += len(blocks)
     report.transactions += tables["transactions"].num_rows

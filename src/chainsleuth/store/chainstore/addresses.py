@@ -71,10 +71,6 @@ class AddressDictionary:
     def __len__(self) -> int:
         return len(self._ids)
 
-    @property
-    def committed_count(self) -> int:
-        return self._committed
-
     def get(self, address: str) -> int | None:
         return self._ids.get(address)
 

@@ -1,10 +1,8 @@
 """Arrow schemas of the columnar chain store, one set per chain kind.
 
 The analytics engine loads these tables straight into numpy/scipy arrays, so every reference between rows is a
-dense ``int64`` id (addresses and transactions are numbered ``0..n-1`` per chain, in order of first
-appearance)
-rather than a hash string, and every value is stored twice: exactly, in base units (satoshi, wei, token
-units),
+dense ``int64`` id (addresses and transactions are numbered ``0..n-1`` per chain, in order of first appearance)
+rather than a hash string, and every value is stored twice: exactly, in base units (satoshi, wei, token units),
 for accounting, and as ``float64`` in whole coins (``value_coin``) for fast taint and exposure arithmetic.
 Timestamps are unix seconds (``int64``) so that time windows are plain integer comparisons.
 

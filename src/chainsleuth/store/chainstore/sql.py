@@ -28,16 +28,6 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def view_names() -> list[str]:
-    """Every view a connection offers."""
-    names: list[str] = []
-    for spec in CHAINS.values():
-        names += [f"{spec.prefix}_{table}" for table in (*spec.tables, "addresses")]
-        if spec.kind == "account":
-            names.append(f"{spec.prefix}_tokens")
-    return names
-
-
 def _typed_nulls(connection: Any, spec: ChainSpec, table: str) -> str:
     """``CAST(NULL AS <type>) AS "<column>", ...`` for every column of the table's current schema."""
     empty = connection.from_arrow(table_schema(spec, table).empty_table())

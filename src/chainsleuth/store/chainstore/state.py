@@ -1,9 +1,7 @@
 """The store's commit point: one small JSON file listing every committed Parquet part.
 
-A batch becomes visible in exactly one step, the atomic rename of a new ``state.json`` over the old one.
-Parquet
-parts are written (temp file, fsync, rename) *before* that step, so a crash at any moment leaves either the
-old
+A batch becomes visible in exactly one step, the atomic rename of a new ``state.json`` over the old one. Parquet
+parts are written (temp file, fsync, rename) *before* that step, so a crash at any moment leaves either the old
 state (and some unreferenced files, removed by the next writer) or the new one, never a partial batch. Readers
 only ever open files the state names, so they never see an uncommitted part either.
 """
@@ -93,9 +91,7 @@ class ChainState:
 
 @dataclass
 class StoreState:
-    """The whole ``state.json``: a commit counter (used in part names) and one :class:`ChainState` per
-    chain.
-    """
+    """The whole ``state.json``: a commit counter (used in part names) and one :class:`ChainState` per chain."""
 
     commit_seq: int = 0
     chains: dict[str, ChainState] = field(default_factory=dict)

@@ -3,12 +3,10 @@
 On disk (see ``docs/chain-store.md``)::
 
     ROOT/state.json                                   committed parts, heights, id counters, token registry
-    ROOT/<chain>/<table>/<first>-<last>-<seq>.parquet one part per committed batch (block range, commit
-    number)
+    ROOT/<chain>/<table>/<first>-<last>-<seq>.parquet one part per committed batch (block range, commit number)
     ROOT/<chain>/addresses/<first_id>-<last_id>-<seq>.parquet
 
-Readers re-read ``state.json`` on every call and open only the parts it names, so they are safe to use while
-an
+Readers re-read ``state.json`` on every call and open only the parts it names, so they are safe to use while an
 ingest runs in another process: they see whole batches or nothing.
 """
 
@@ -45,7 +43,7 @@ from chainsleuth.store.chainstore.state import (
     write_state,
     writer_lock,
 )
-from chainsleuth.store.chainstore.writer import ChainWriter, write_parquet_atomically
+from chainsleuth.store.chainstore.writer import ChainWriter, block_part, part_name, write_parquet_atomically
 
 Int64Array = npt.NDArray[np.int64]
 Int32Array = npt.NDArray[np.int32]
@@ -71,9 +69,8 @@ class TransferEdges:
 class UtxoArrays:
     """UTXO outputs or inputs as parallel numpy arrays, in (tx_id, index) order.
 
-    For outputs ``index`` is the output index and ``spent_tx_id``/``spent_index`` are empty; for inputs
-    ``index`` is
-    the input index and ``spent_*`` point at the output being spent (``-1`` when unresolved).
+    For outputs ``index`` is the output index and ``spent_tx_id``/``spent_index`` are empty; for inputs ``index``
+    is the input index and ``spent_*`` point at the output being spent (``-1`` when unresolved).
     """
 
     tx_ids: Int64Array
@@ -226,9 +223,7 @@ class ChainStore:
         return self.table(chain, table, columns)
 
     def tokens(self, chain: str = "ethereum") -> list[TokenInfo]:
-        """The token registry of ``chain`` (asset id, contract, symbol, decimals, where the decimals came
-        from).
-        """
+        """The token registry of ``chain`` (asset id, contract, symbol, decimals, where the decimals came from)."""
         return list(self.chain_state(chain).tokens)
 
     def tokens_table(self, chain: str) -> pa.Table:
@@ -312,9 +307,7 @@ class ChainStore:
         return dataset.to_table(columns=columns, filter=condition)
 
     def transaction(self, chain: str, tx_hash: str) -> dict[str, Any] | None:
-        """One transaction by hash with its inputs/outputs (UTXO) or transfers (account), addresses
-        resolved.
-        """
+        """One transaction by hash with its inputs/outputs (UTXO) or transfers (account), addresses resolved."""
         spec = chain_spec(chain)
         if spec.kind == "account":
             tx_hash = tx_hash.lower()
@@ -329,13 +322,13 @@ class ChainStore:
         children = ("inputs", "outputs") if spec.kind == "utxo" else ("transfers",)
         for name in children:
             rows = self.table(chain, name, min_block=block, max_block=block).filter(where).to_pylist()
-            names = self.addresses(chain, [r["address_id"] if "address_id" in r else r["from_id"] for r in rows])
-            for row, name_ in zip(rows, names, strict=True):
-                if "address_id" in row:
-                    row["address"] = name_
-                else:
-                    row["from_address"] = name_
-                    row["to_address"] = self.addresses(chain, [row["to_id"]])[0]
+            if spec.kind == "utxo":
+                for row, address in zip(rows, self.addresses(chain, [r["address_id"] for r in rows]), strict=True):
+                    row["address"] = address
+            else:  # both ends of every transfer in one look-up
+                ends = self.addresses(chain, [r[end] for r in rows for end in ("from_id", "to_id")])
+                for row, sender, receiver in zip(rows, ends[0::2], ends[1::2], strict=True):
+                    row["from_address"], row["to_address"] = sender, receiver
             record[name] = rows
         if spec.kind == "account":
             record["from_address"], record["to_address"] = self.addresses(chain, [record["from_id"], record["to_id"]])
@@ -414,17 +407,16 @@ class ChainStore:
         column = "number" if table == "blocks" else "block_number"
         data = pq.read_table(self.root / part.file, schema=table_schema(spec, table))
         data = data.filter(pc.less_equal(data.column(column), height))
-        relative = f"{spec.name}/{table}/{part.first_block:012d}-{height:012d}-{seq:06d}.parquet"
+        relative = part_name(spec.name, table, part.first_block, height, seq)
         write_parquet_atomically(data, self.root / relative)
-        rewritten = Part(relative, data.num_rows, part.first_block, height)
-        if "tx_id" in data.column_names and data.num_rows:
-            rewritten.first_id = int(data.column("tx_id")[0].as_py())
-            rewritten.last_id = int(data.column("tx_id")[-1].as_py())
-        return rewritten
+        return block_part(relative, data, part.first_block, height)
 
     def _truncate_addresses(self, chain: str, old: ChainState, height: int, seq: int) -> list[Part]:
         kept: list[Part] = []
         for part in old.table_parts("addresses"):
+            if part.last_block <= height:  # written by a batch at or below height: every address stays
+                kept.append(part)
+                continue
             data = pq.read_table(self.root / part.file)
             first_seen = data.column("first_seen_block").to_numpy()
             keep = int(np.count_nonzero(first_seen <= height))
@@ -433,7 +425,7 @@ class ChainStore:
                 continue
             if keep:
                 last_id = part.first_id + keep - 1
-                relative = f"{chain}/addresses/{part.first_id:012d}-{last_id:012d}-{seq:06d}.parquet"
+                relative = part_name(chain, "addresses", part.first_id, last_id, seq)
                 write_parquet_atomically(data.slice(0, keep), self.root / relative)
                 kept.append(
                     Part(relative, keep, part.first_block, min(part.last_block, height), part.first_id, last_id)

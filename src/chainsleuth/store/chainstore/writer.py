@@ -1,13 +1,10 @@
 """Appending batches of blocks to the chain store, atomically.
 
 A :class:`ChainWriter` is the only way data enters the store. The ingest hands it one *batch* (a contiguous
-range
-of whole blocks with everything in them) at a time: it first asks the writer for dense ids (transactions,
-addresses, tokens), builds the tables, then calls :meth:`ChainWriter.commit`. Until the commit, every id
-handed out
-is provisional; :meth:`ChainWriter.rollback` (called automatically when the ``with`` block fails) takes them
-back,
-so a failed batch leaves no trace in memory or on disk and a retry assigns exactly the same ids.
+range of whole blocks with everything in them) at a time: it first asks the writer for dense ids (transactions,
+addresses, tokens), builds the tables, then calls :meth:`ChainWriter.commit`. Until the commit, every id handed
+out is provisional; :meth:`ChainWriter.rollback` (called automatically when the ``with`` block fails) takes
+them back, so a failed batch leaves no trace in memory or on disk and a retry assigns exactly the same ids.
 """
 
 from __future__ import annotations
@@ -73,10 +70,17 @@ def part_name(chain: str, table: str, first: int, last: int, seq: int) -> str:
     return f"{chain}/{table}/{first:012d}-{last:012d}-{seq:06d}.parquet"
 
 
+def block_part(relative: str, table: pa.Table, first_block: int, last_block: int) -> Part:
+    """The state entry of a block-ranged part just written; ``first_id``/``last_id`` from its ``tx_id``s."""
+    part = Part(relative, table.num_rows, first_block, last_block)
+    if "tx_id" in table.column_names and table.num_rows:
+        ids = table.column("tx_id")
+        part.first_id, part.last_id = int(ids[0].as_py()), int(ids[-1].as_py())
+    return part
+
+
 class ChainWriter:
-    """Writes batches of one chain; obtain it with ``ChainStore.writer(chain)`` (holds the store's writer
-    lock).
-    """
+    """Writes batches of one chain; obtain it with ``ChainStore.writer(chain)`` (holds the store's writer lock)."""
 
     def __init__(self, root: Path, spec: ChainSpec) -> None:
         self.root = root
@@ -133,9 +137,7 @@ class ChainWriter:
         return np.arange(start, start + count, dtype=np.int64)
 
     def encode_addresses(self, columns: list[AddressColumn]) -> list[Int64Array]:
-        """Dense address ids for each column (new addresses get the next ids), see
-        :class:`AddressDictionary`.
-        """
+        """Dense address ids for each column (new addresses get the next ids), see :class:`AddressDictionary`."""
         return self.addresses.encode(columns)
 
     def register_token(self, token_address: str, address_id: int, symbol: str, decimals: int, source: str) -> TokenInfo:
@@ -184,8 +186,7 @@ class ChainWriter:
     ) -> None:
         """Make the batch ``first_block..last_block`` visible in one atomic step.
 
-        ``tables`` holds one table per block-ranged table of the chain. Parquet parts are written first, the
-        new
+        ``tables`` holds one table per block-ranged table of the chain. Parquet parts are written first, the new
         ``state.json`` last; the batch exists only once the state names it.
         """
         if first_block <= self.height or last_block < first_block:
@@ -209,11 +210,7 @@ class ChainWriter:
                 relative = part_name(self.spec.name, name, first_block, last_block, state.commit_seq)
                 write_parquet_atomically(table, self.root / relative)
                 written.append(self.root / relative)
-                part = Part(relative, table.num_rows, first_block, last_block)
-                if "tx_id" in table.column_names and table.num_rows:
-                    ids = table.column("tx_id")
-                    part.first_id, part.last_id = int(ids[0].as_py()), int(ids[-1].as_py())
-                chain.parts.setdefault(name, []).append(part)
+                chain.parts.setdefault(name, []).append(block_part(relative, table, first_block, last_block))
             new_addresses = self._addresses.pending_table() if self._addresses is not None else None
             if new_addresses is not None and new_addresses.num_rows:
                 first_id = int(new_addresses.column("address_id")[0].as_py())
@@ -249,9 +246,3 @@ class ChainWriter:
             self._addresses.rollback()
         self._pending_tx = 0
         self._pending_tokens = []
-
-    def new_address_count(self) -> int:
-        """How many addresses the pending batch introduced (for reports)."""
-        if self._addresses is None:
-            return 0
-        return len(self._addresses) - self._addresses.committed_count

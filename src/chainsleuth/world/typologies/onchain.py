@@ -24,8 +24,7 @@ PHONE_THEFT_USD = 350_000
 
 def phone_theft(ctx: Ctx) -> None:
     """A victim's phone is stolen; the thief drains USD 350,000 of bitcoin from the victim's wallet app
-    through
-    four hops (one split) into the thief's own deposit address at our exchange, then starts cashing out."""
+    through four hops (one split) into the thief's own deposit address at our exchange, then starts cashing out."""
     w = ctx.world
     reg = w.registry
     inc = w.truth.new(
@@ -302,8 +301,3 @@ def ransomware(ctx: Ctx) -> None:
     w.at(t0 + 19 * DAY, cash_out)
     w.at(t0 + 25 * DAY, lambda t: deposit_btc(t, ctx, inc, op.wallet, affiliate, None, consolidation))
     w.at(t0 + 28 * DAY, lambda t: _mule_cash_out(ctx, inc, t, affiliate))
-
-
-def _buy(t: int, ctx: Ctx, inc: Incident | None, purse: BtcPurse, address: int, sats: int, exchange: int) -> None:
-    """Scheduled form of ``buy_btc`` (the time comes first)."""
-    buy_btc(t, ctx, inc, purse, address, sats, exchange)

@@ -1,6 +1,6 @@
 /* The address graph: Cytoscape.js over /chain/{chain}/address/{address}/neighbours.json.
-   Select a node, expand its neighbours, open its page, export the graph as PNG or JSON. The case workspace of
-   a later issue extends this file (trace under a policy, pin and annotate, save with the case). */
+   Select a node, expand its neighbours, open its page, export the graph as PNG or JSON. The case workspace's
+   graph (casegraph.js) follows the same conventions and adds trace, pin, annotate and save with the case. */
 (function () {
   "use strict";
 
@@ -63,7 +63,7 @@
       { selector: "edge:selected", style: { "line-color": "#f2a900", "target-arrow-color": "#f2a900", "width": 3 } }
     ]
   });
-  window.chainsleuthGraph = cy;  // for the tests and for the case workspace that extends this page
+  window.chainsleuthGraph = cy;  // for the tests
 
   // Rings by distance from the page's address: the address in the middle, its counterparties around it, the
   // counterparties of expanded nodes further out. Deterministic and readable at the sizes a person expands to.
