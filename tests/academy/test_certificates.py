@@ -21,6 +21,9 @@ def test_certificate_pdf_holds_holder_course_and_a_code_that_verifies(academy: A
     assert progress["exercise_percent"] == 100
     certificate = academy.issue_certificate(COHORT, "alice", issued_by="instructor")
     assert academy.issue_certificate(COHORT, "alice", issued_by="instructor") == certificate  # issued once
+    # the cohort list names the trainee (login), not only the display name two trainees could share
+    listed = [c for c in academy.certificates(COHORT) if c["serial"] == certificate["serial"]]
+    assert [(c["trainee"], c["holder"]) for c in listed] == [("alice", "Alice Ångström")]
     text = "".join(
         page.extract_text() for page in PdfReader(io.BytesIO(academy.certificate_pdf(certificate["serial"]))).pages
     )

@@ -111,13 +111,14 @@ class CertificateWork(AcademyBase):
 
     def certificates(self, cohort: str) -> list[dict[str, Any]]:
         with session_scope(self.engine) as session:
-            rows = session.scalars(
-                select(AcademyCertificate)
+            rows = session.execute(
+                select(AcademyCertificate, AcademyEnrolment.trainee)
                 .join(AcademyEnrolment, AcademyEnrolment.id == AcademyCertificate.enrolment_id)
                 .join(AcademyCohort, AcademyCohort.id == AcademyEnrolment.cohort_id)
                 .where(AcademyCohort.name == cohort)
             )
-            return [_certificate_dict(r) for r in rows]
+            # keyed by trainee (the login), not the holder's display name, which two trainees may share
+            return [{**_certificate_dict(row), "trainee": trainee} for row, trainee in rows.tuples()]
 
     def certificate_of(self, cohort: str, trainee: str) -> dict[str, Any]:
         with session_scope(self.engine) as session:

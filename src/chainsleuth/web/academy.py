@@ -193,7 +193,7 @@ def teach(request: Request, viewer: Teacher) -> HTMLResponse:
 def cohort_page(request: Request, cohort: str, viewer: Teacher) -> HTMLResponse:
     academy = _academy(request)
     _instructor(academy, cohort, viewer)
-    certificates = {c["holder"]: c for c in academy.certificates(cohort)}
+    certificates = {c["trainee"]: c for c in academy.certificates(cohort)}
     return render(request, "academy/cohort.html", viewer, {
         "title": f"Cohort {cohort}", "cohort": cohort, "rows": academy.progress(cohort), "course": academy.course,
         "certificates": certificates, "issued": request.query_params.get("issued"),
