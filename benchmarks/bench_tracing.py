@@ -20,6 +20,11 @@ Measured in one run:
 * peak resident memory of the process.
 
 Run: ``python benchmarks/bench_tracing.py`` (defaults: 10M transfers, 100 sources; networkx on 1M, 30 sources).
+
+**Store mode** (``--store DIR --world DIR``): the same table on a generated world's chain store (ingested
+with ``chainsleuth ingest chains``): sources from the world's hack and ransomware incidents (ground truth),
+stops at its tagged services and our deposit addresses, exposure of all real clusters, networkx on the same
+graph or, above ``--nx-max-edges``, on the traces' whole neighbourhood (see ``bench_tracing_store.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import resource
 import statistics
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -199,8 +205,25 @@ def main() -> None:
     parser.add_argument("--nx-sources", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=2, help="best of N per source in the networkx comparison")
     parser.add_argument("--hops", type=int, default=5)
+    parser.add_argument("--store", type=Path, default=None, help="Benchmark this chain store instead (store mode).")
+    parser.add_argument("--world", type=Path, default=None, help="Store mode: the world it holds (ground truth).")
+    parser.add_argument(
+        "--nx-max-edges",
+        type=int,
+        default=3_000_000,
+        help="Store mode: build networkx on the whole graph up to this many edges, else on the traces' "
+        "neighbourhood (networkx needs about 1 KB per edge).",
+    )
     args = parser.parse_args()
     rows: list[tuple[str, str]] = []
+    if args.store is not None:
+        if args.world is None:
+            parser.error("--store needs --world (the ground truth that gives the hack sources)")
+        from bench_tracing_store import run
+
+        run(args, rows, latencies)
+        print_rows(rows)
+        return
     stops = hub_stops()
 
     small = synthetic(
@@ -266,6 +289,11 @@ def main() -> None:
         ),
     ]
     bench_exposure(graph, rows)
+    print_rows(rows)
+
+
+def print_rows(rows: list[tuple[str, str]]) -> None:
+    """The table, with the process's peak resident memory as its last row."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     rows.append(("peak resident memory", f"{peak:.2f} GiB"))
     width = max(len(r[0]) for r in rows)

@@ -10,9 +10,11 @@ declare -A PROVIDES=(
   [postgresql]="/usr/lib/postgresql/*/bin/initdb"
   [chromium]="/usr/bin/chromium"
   [fonts-dejavu-core]="/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+  [openjdk-17-jre-headless]="/usr/lib/jvm/java-*/bin/java"
 )
 # chromium: the browser the page tests drive through Playwright (never Playwright's own download).
-PACKAGES=(postgresql chromium fonts-dejavu-core)
+# openjdk-17-jre-headless: the Java runtime of PySpark (the distributed clustering engine); any Java 17+ will do.
+PACKAGES=(postgresql chromium fonts-dejavu-core openjdk-17-jre-headless)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -62,3 +62,27 @@ def test_demo_prepares_a_world_and_reuses_it(tmp_path: Path) -> None:
 
     with pytest.raises(ConflictError, match="different world"):
         prepare_demo(settings, size="tiny", seed=8)
+
+
+def test_demo_command_prints_url_and_users_with_its_own_secret(tmp_path: Path) -> None:
+    """The command the README runs: a random secret per data directory (0600, reused), URL and users printed."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "200", "CHAINSLEUTH_CONFIG": "", "XDG_DATA_HOME": str(tmp_path)}
+    env.pop("CHAINSLEUTH_SECRET_KEY", None)
+    command = [sys.executable, "-m", "chainsleuth", "demo", "--size", "tiny", "--no-serve"]
+    command += ["--data-dir", str(tmp_path / "demo"), "--port", "8765"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "http://127.0.0.1:8765/" in result.stderr
+    assert "admin" in result.stderr
+    assert "Seeded users" in result.stderr
+    secret_file = tmp_path / "demo" / "keys" / "demo-secret"
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    secret = secret_file.read_text().strip()
+    assert len(secret) >= 32
+    assert secret not in result.stderr + result.stdout  # never printed
+    settings = Settings(data_dir=tmp_path / "demo", demo=True).with_demo_secret()
+    assert settings.secret_key.get_secret_value() == secret  # what the server signs with

@@ -35,6 +35,7 @@ def test_specific_statuses() -> None:
     assert http_status_for(errors.AuthenticationError("x")) == 401
     assert http_status_for(errors.PermissionDeniedError("x")) == 403
     assert http_status_for(errors.StorageError("x")) == 503
+    assert http_status_for(errors.GoneError("x")) == 410
 
 
 def test_specific_exit_codes() -> None:
@@ -43,6 +44,7 @@ def test_specific_exit_codes() -> None:
     assert exit_code_for(errors.NotFoundError("x")) == 66
     assert exit_code_for(errors.StaleVersionError("x")) == 75
     assert exit_code_for(errors.ConfigurationError("x")) == 78
+    assert exit_code_for(errors.GoneError("x")) == 66
     assert exit_code_for(errors.ChainsleuthError("x")) == 1
 
 
@@ -59,3 +61,25 @@ def test_malformed_file_error_names_file_and_line() -> None:
     assert (error.path, error.line) == ("blocks.jsonl", 12)
     assert "blocks.jsonl" in str(error)
     assert "line=12" in str(error)
+
+
+def test_gone_error_is_a_410_response_with_its_code() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from chainsleuth.api.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/package")
+    def expired() -> None:
+        raise errors.GoneError("this package has expired: ask the exchange to re-issue it", package="P1")
+
+    response = TestClient(app).get("/package")
+    assert response.status_code == 410
+    assert response.json() == {
+        "error": "gone",
+        "message": "this package has expired: ask the exchange to re-issue it",
+        "details": {"package": "P1"},
+    }

@@ -24,6 +24,7 @@ from chainsleuth.chain.attribution.store import find_tags, import_tagpack
 from chainsleuth.chain.clustering import ClusterOptions, cluster_chain
 from chainsleuth.chain.clustering.quality import wallets_from_tags
 from chainsleuth.config import Settings
+from chainsleuth.demo_story import seed_demo_story
 from chainsleuth.errors import ConflictError, InvalidInputError
 from chainsleuth.ingest.etl import IngestReport, ingest_world_chains
 from chainsleuth.ingest.etl_common import IngestProgress
@@ -197,7 +198,7 @@ def prepare_demo(
         store = ChainStore(settings.chain_dir)
         chains = ingest_world_chains(world_dir, store, tasks.chains())
         with session_scope(engine) as session:
-            tags, tagpacks = _import_world_tagpacks(session, world_dir)
+            tags, tagpacks = import_world_tagpacks(session, world_dir)
             exchange_wallets = wallets_from_tags(
                 store, "ethereum", find_tags(session, network="ethereum", category="exchange")
             )
@@ -219,6 +220,7 @@ def prepare_demo(
         except InvalidInputError as error:
             model_skipped = error.message
         tasks.update("train the detector and score each week", 1, 1)
+        seed_demo_story(engine, store, world_dir, upload_limit=settings.max_upload_bytes)  # cases, approvals, requests
     finally:
         engine.dispose()
     return DemoReport(
@@ -240,7 +242,7 @@ def prepare_demo(
     )
 
 
-def _import_world_tagpacks(session: Session, world_dir: Path) -> tuple[int, int]:
+def import_world_tagpacks(session: Session, world_dir: Path) -> tuple[int, int]:
     """Import the world's public attribution; re-importing unchanged packs adds nothing. Returns (tags, packs)."""
     packs = sorted((world_dir / "tagpacks").glob("*.yaml"))
     for pack in packs:

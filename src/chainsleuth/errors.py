@@ -68,6 +68,16 @@ class NotFoundError(ChainsleuthError):
     code = "not_found"
 
 
+class GoneError(ChainsleuthError):
+    """The object existed but is no longer available: an expired disclosure package, a revoked or used link.
+
+    Kept apart from :class:`NotFoundError` so a client can tell "ask for it to be re-issued" from "wrong id"
+    (HTTP 410 rather than 404).
+    """
+
+    code = "gone"
+
+
 class ConflictError(ChainsleuthError):
     """The request conflicts with the current state: a duplicate, or a concurrent edit (stale version)."""
 

@@ -1,5 +1,6 @@
 """The academy in a real browser (Debian's Chromium driven by Playwright, SQLite): a trainee solves the
-phone-theft exercise on their own world, the instructor issues the certificate, the trainee downloads it and the
+phone-theft exercise on their own world with the workspace's trace and account pages (the answer key is read
+only to check the grade), the instructor issues the certificate, the trainee downloads it and the
 public page verifies its code. Screenshots go to ``docs/screenshots/academy-*.png``."""
 
 from __future__ import annotations
@@ -76,14 +77,35 @@ def test_trainee_solves_phone_theft_and_gets_the_certificate(page: Any, server: 
     _login(page, base, "alice")
     page.click("text=Trace the stolen USD 350,000")
     page.click("#start")
-    key = key_of(academy.dir, "alice", "phone-theft")
-    assert page.inner_text("#given-victim_address") == key["given"]["victim_address"]
-    page.fill("input[name=accounts]", key["accounts"][0])
-    page.fill("input[name=amount_usd]", f"{key['amount_usd']:,.2f}")
-    page.fill("textarea[name=path]", " -> ".join(key["path"]))
+    exercise_url = page.url
+    victim = page.inner_text("#given-victim_address")
+    # the trainee traces forward from the victim's address in their own workspace (poison, the default)
+    page.click("#trace-given-victim_address")
+    page.wait_for_selector("#terminals")
+    ours = page.locator("#terminals tr.terminal", has=page.locator(".terminal-account a")).first
+    account = ours.locator(".terminal-account a").inner_text().strip()
+    amount = ours.locator(".terminal-usd").inner_text().strip()
+    deposit = ours.locator("td:nth-child(3) a").inner_text().strip()
+    hops: list[str] = []
+    for hop in page.locator("#trace-result .trace-path li.hop").all():
+        tx, pays = hop.get_attribute("data-tx") or "", hop.get_attribute("data-to") or ""
+        if pays != victim and tx not in hops:  # the transaction that funded the victim is before the theft
+            hops.append(tx)
+    page.screenshot(path=str(SCREENSHOTS / "academy-workspace-trace.png"), full_page=True)
+    # ...and confirms whose deposit address the funds reached with the account lookup
+    page.fill("#account-form input[name=q]", deposit)
+    page.click("#account-lookup")
+    page.wait_for_selector("#account-panel")
+    assert page.inner_text("#account-id") == account
+    page.goto(exercise_url)
+    page.fill("input[name=accounts]", account)
+    page.fill("input[name=amount_usd]", amount)
+    page.fill("textarea[name=path]", " -> ".join(hops))
     page.click("#submit-answer")
     page.wait_for_selector("#result")
-    assert "Result: 100" in page.inner_text("#result h2")
+    key = key_of(academy.dir, "alice", "phone-theft")  # only to check the grade, never to answer
+    assert page.inner_text("#true-accounts") == ", ".join(key["accounts"])
+    assert "Result: 100" in page.inner_text("#result h2"), page.inner_text("#result")
     page.screenshot(path=str(SCREENSHOTS / "academy-exercise.png"), full_page=True)
 
     _login(page, base, "instructor")

@@ -169,3 +169,25 @@ def test_world_manifest_is_served_to_staff(client: TestClient) -> None:
     body = client.get("/api/world", headers=_login(client, "auditor")).json()
     assert body["seed"] == 7
     assert "files" not in body
+
+
+@pytest.mark.parametrize(
+    ("path", "permission"),
+    [
+        ("/api/exchange/customers", "ledger.read"),
+        ("/api/monitor/alerts", "alert.read"),
+        ("/api/monitor/queues", "alert.read"),
+        ("/api/chain/stats", "chain.read"),
+    ],
+)
+def test_routers_check_permissions_not_roles(client: TestClient, path: str, permission: str) -> None:
+    """The administrator runs the platform but reads no customer, alert or chain data; an analyst does."""
+    refused = client.get(path, headers=_login(client, "admin"))
+    assert refused.status_code == 403
+    assert refused.json()["details"]["permission"] == permission
+    assert client.get(path, headers=_login(client, "analyst")).status_code == 200
+
+
+def test_the_world_manifest_needs_system_read(client: TestClient) -> None:
+    assert client.get("/api/world", headers=_login(client, "admin")).status_code == 200
+    assert client.get("/api/world", headers=_login(client, "officer")).status_code == 403

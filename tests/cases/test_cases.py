@@ -16,14 +16,18 @@ from chainsleuth.store.models.alerts import MonitorAlert
 from tests.cases.conftest import ANALYST, AUDITOR, NOW, OFFICER, SENIOR, make_alert
 
 
-def test_case_from_alerts_links_customer_and_escalates_alert(loaded: Engine) -> None:
+def test_case_from_alerts_links_customer_account_address_and_escalates_alert(loaded: Engine) -> None:
     alert = make_alert(loaded, ["E0000000003"])
     with session_scope(loaded) as s:
         case = service.create_from_alerts(s, ANALYST, [alert], now=NOW, due_at=NOW + timedelta(days=3))
         assert case.queue == "exposure"
         assert case.status == "open"
         assert case.version == 1
-        assert [(lk.link_type, lk.target) for lk in service.links(s, case.id)] == [("customer", "C0000002")]
+        links = [(lk.link_type, lk.target) for lk in service.links(s, case.id)]
+        # the alert's customer, the account its event booked, and the on-chain address the event names: what a
+        # case graph and an account action start from
+        assert links[:2] == [("customer", "C0000002"), ("account", "A0000003")]
+        assert [kind for kind, _ in links[2:]] == ["address"]
         assert s.get(MonitorAlert, alert).status == "escalated"
         case_id = case.id
     second = make_alert(loaded, ["E0000000007"], key="a2")

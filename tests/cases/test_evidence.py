@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from sqlalchemy import Engine, update
 
 from chainsleuth.cases import evidence, service
 from chainsleuth.chain.tracing import TraceResult
 from chainsleuth.config import Settings
-from chainsleuth.errors import PayloadTooLargeError
+from chainsleuth.errors import IntegrityError, PayloadTooLargeError, PermissionDeniedError
+from chainsleuth.privacy import audit
 from chainsleuth.store.db import session_scope
 from chainsleuth.store.models import CaseEvidence
-from tests.cases.conftest import ANALYST, NOW
+from chainsleuth.store.models.users import Role
+from tests.cases.conftest import ANALYST, NOW, actor
 
 
 def _Trace() -> TraceResult:  # noqa: N802  (reads like the result it builds)
@@ -34,21 +38,54 @@ def test_evidence_hashes_detect_modification(loaded: Engine, settings: Settings)
                                     media_type="application/pdf", settings=settings, now=NOW)  # fmt: skip
         assert doc.storage_path is not None
         assert doc.storage_path.startswith("evidence/case-")
-        assert (settings.data_dir / doc.storage_path).read_bytes() == b"police report"
+        stored = (settings.data_dir / doc.storage_path).read_bytes()
+        assert b"police report" not in stored
+        assert "rep_ort" not in doc.storage_path
+        assert doc.sha256 == hashlib.sha256(b"police report").hexdigest()  # the hash of the clear document
+        assert evidence.read_evidence(s, ANALYST, doc.id, settings=settings)[1] == b"police report"
         checks = evidence.verify_evidence(s, ANALYST, case.id, settings=settings)
         assert all(c.ok for c in checks)
         assert len(checks) == 4
         case_id, doc_id, trace_id = case.id, doc.id, trace.id
         assert exposure.sha256 != trace.sha256
         assert '"policy":"haircut"' in (trace.content or "")
-    (settings.data_dir / doc.storage_path).write_bytes(b"police report (edited)")
+    (settings.data_dir / doc.storage_path).write_bytes(b"police report (edited) " * 4)
     with session_scope(loaded) as s:
         s.execute(update(CaseEvidence).where(CaseEvidence.id == trace_id).values(content='{"source":"other"}'))
     with session_scope(loaded) as s:
         bad = {c.evidence_id: c for c in evidence.verify_evidence(s, ANALYST, case_id, settings=settings) if not c.ok}
         assert set(bad) == {doc_id, trace_id}
         assert bad[doc_id].problem is not None
-        assert "does not match" in bad[doc_id].problem
+        assert "fails authentication" in bad[doc_id].problem
+        assert "does not match" in (bad[trace_id].problem or "")
+
+
+def test_reading_evidence_is_audited_and_needs_case_read(loaded: Engine, settings: Settings) -> None:
+    with session_scope(loaded) as s:
+        case = service.create_case(s, ANALYST, title="read", now=NOW)
+        doc = evidence.add_document(s, ANALYST, case.id, case.version, b"statement", filename="s.txt",
+                                    settings=settings, now=NOW)  # fmt: skip
+        row, data = evidence.read_evidence(s, ANALYST, doc.id, settings=settings)
+        assert (row.id, data) == (doc.id, b"statement")
+        (entry,) = audit.tail(s, 1)
+        assert (entry.action, entry.object_id, entry.actor) == ("evidence.read", str(doc.id), ANALYST.username)
+        with pytest.raises(PermissionDeniedError):
+            evidence.read_evidence(s, actor(Role.ADMIN), doc.id, settings=settings)
+
+
+def test_a_document_swapped_with_another_fails_authentication(loaded: Engine, settings: Settings) -> None:
+    with session_scope(loaded) as s:
+        case = service.create_case(s, ANALYST, title="swap", now=NOW)
+        first = evidence.add_document(s, ANALYST, case.id, case.version, b"first", filename="a.txt",
+                                      settings=settings, now=NOW)  # fmt: skip
+        second = evidence.add_document(s, ANALYST, case.id, case.version, b"second", filename="b.txt",
+                                       settings=settings, now=NOW)  # fmt: skip
+        assert first.storage_path
+        assert second.storage_path
+        a, b = settings.data_dir / first.storage_path, settings.data_dir / second.storage_path
+        a.write_bytes(b.read_bytes())
+        with pytest.raises(IntegrityError):
+            evidence.read_evidence(s, ANALYST, first.id, settings=settings)
 
 
 def test_document_over_the_limit_is_refused(loaded: Engine, settings: Settings) -> None:

@@ -20,6 +20,7 @@ from chainsleuth.errors import (
     PermissionDeniedError,
     PolicyViolationError,
 )
+from chainsleuth.privacy import audit
 from chainsleuth.store.db import session_scope
 from chainsleuth.store.models import AuditEntry, Customer
 from tests.cases.conftest import ANALYST, NOW, OFFICER, OFFICER2, SENIOR, make_alert
@@ -176,3 +177,16 @@ def test_unknown_events_are_refused(loaded: Engine) -> None:
         case = service.create_case(s, SENIOR, title="typo", now=NOW)
         with pytest.raises(NotFoundError, match="no such ledger events"):
             filing.draft_report(s, SENIOR, case.id, reason="r", action="a", event_ids=["E404"], now=NOW)
+
+
+def test_bank_references_are_revealed_through_the_privacy_layer(loaded: Engine) -> None:
+    """A fiat movement's bank reference goes into the report only through an audited, purpose-bound reveal."""
+    alert = make_alert(loaded, ["E0000000004", "E0000000010"])
+    with session_scope(loaded) as s:
+        case = service.create_from_alerts(s, SENIOR, [alert], now=NOW)
+        report = filing.draft_report(s, SENIOR, case.id, reason="r", action="a", now=NOW)
+        assert "bankref-7f3a" in report.xml
+        reveals = [e for e in audit.tail(s, 20) if e.action == "ledger.reveal"]
+    assert sorted(e.object_id or "" for e in reveals) == ["E0000000004", "E0000000010"]
+    assert {e.purpose for e in reveals} == {"str_filing"}
+    assert all("bankref" not in e.details for e in reveals)

@@ -18,6 +18,7 @@ from chainsleuth.api.routers import actions as actions_router
 from chainsleuth.api.routers import cases as cases_router
 from chainsleuth.cli import actions_cmd, cases_cmd
 from chainsleuth.config import Settings, get_settings
+from chainsleuth.privacy import audit
 from chainsleuth.store.db import session_scope
 from chainsleuth.store.models.audit import AuditEntry
 from chainsleuth.store.users import create_user
@@ -106,8 +107,20 @@ def test_http_cases_actions_reports(client: TestClient, users: Engine) -> None:
     assert draft.status_code == 201, draft.text
     report = draft.json()
     assert report["valid"], report["validation_errors"]
-    xml = client.get(f"/api/reports/{report['id']}/xml", headers=ana)
-    assert xml.status_code == 200
+    # the XML identifies customers: an analyst is refused, a reveal needs a purpose, and is audited per customer
+    assert client.get(f"/api/reports/{report['id']}/xml?purpose=str_filing&case_ref=C1", headers=ana).status_code == 403
+    assert client.get(f"/api/reports/{report['id']}/xml", headers=cora).status_code == 422
+    assert client.get(f"/api/reports/{report['id']}/xml?purpose=str_filing", headers=cora).status_code == 422
+    xml = client.get(f"/api/reports/{report['id']}/xml?purpose=str_filing&case_ref=CASE-1", headers=cora)
+    assert xml.status_code == 200, xml.text
+    with session_scope(users) as session:
+        entries = audit.tail(session, 5)
+    assert entries[-1].action == "report.download"
+    assert (
+        {e.object_id for e in entries if e.action == "customer.reveal"}
+        == set(json.loads(entries[-1].details)["customers"])
+        != set()
+    )
     assert xml.headers["content-type"].startswith("application/xml")
     assert etree.fromstring(xml.content).findtext("report_code") == "STR"
     assert client.post(f"/api/reports/{report['id']}/approve", json={"expected_version": 1},

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pyotp
 import pytest
+from fastapi.testclient import TestClient
 from fpdf import FPDF
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
+from chainsleuth.api.app import create_app
 from chainsleuth.api.deps import Principal
+from chainsleuth.config import Settings
 from chainsleuth.ingest.ledger import load_exchange
 from chainsleuth.lawenforcement import agencies, officers
 from chainsleuth.lawenforcement.requests import Submission, submit_request
 from chainsleuth.lawenforcement.targets import parse_targets_csv
 from chainsleuth.store.db import session_scope
+from chainsleuth.store.models.lawenforcement import LeOfficer
 from chainsleuth.store.models.users import Role, User
+from chainsleuth.store.types import utcnow
+from chainsleuth.store.users import create_user
 from tests.cases.conftest import FIXTURE
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -110,3 +118,36 @@ def user(engine: Engine, username: str) -> User:
         found = session.scalar(select(User).where(User.username == username))
         assert found is not None
         return found
+
+
+STAFF = {"lro1": "le_response_officer", "lro2": "le_response_officer", "root": "admin", "aud": "auditor",
+         "comp": "compliance_officer"}  # fmt: skip
+
+
+@pytest.fixture
+def client(world: World, tmp_path: Path, database_url: str) -> Iterator[TestClient]:
+    """The HTTP API over the world, with staff users of each role (password :data:`PASSWORD`)."""
+    with session_scope(world.engine) as session:
+        for name, role in STAFF.items():
+            create_user(session, username=name, password=PASSWORD, role=role, display_name=name)
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, demo=True, max_upload_bytes=20_000)
+    with TestClient(create_app(settings, engine=world.engine)) as test_client:
+        yield test_client
+
+
+def auth(client: TestClient, username: str) -> dict[str, str]:
+    """Bearer headers of a password log-in."""
+    response = client.post("/api/auth/token", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def totp_code(secret: str, offset: int = 0) -> str:
+    """The code of ``secret`` ``offset`` time steps from now."""
+    return pyotp.TOTP(secret).at(utcnow() + timedelta(seconds=30 * offset))
+
+
+def fresh_step(engine: Engine, username: str) -> None:
+    """Forget which time step the officer last used, as if the next 30-second step had come."""
+    with session_scope(engine) as session:
+        session.execute(update(LeOfficer).where(LeOfficer.username == username).values(totp_last_step=None))

@@ -8,53 +8,24 @@ import base64
 import io
 import json
 import zipfile
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from chainsleuth.api.app import create_app
-from chainsleuth.api.routers import lawenforcement as le_router
 from chainsleuth.cli import le_cmd
-from chainsleuth.config import Settings, get_settings
+from chainsleuth.config import get_settings
 from chainsleuth.lawenforcement.sealing import open_sealed
 from chainsleuth.store.db import session_scope
 from chainsleuth.store.models.lawenforcement import LeOfficer, LeOutbox, LePackage
 from chainsleuth.store.types import utcnow
 from chainsleuth.store.users import create_user
-from tests.lawenforcement.conftest import PASSWORD, TARGETS, World, make_pdf
-
-STAFF = {"lro1": "le_response_officer", "lro2": "le_response_officer", "root": "admin"}
-
-
-@pytest.fixture
-def client(world: World, tmp_path: Path, database_url: str) -> Iterator[TestClient]:
-    with session_scope(world.engine) as session:
-        for name, role in STAFF.items():
-            create_user(session, username=name, password=PASSWORD, role=role, display_name=name)
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, demo=True, max_upload_bytes=20_000)
-    app = create_app(settings, engine=world.engine)
-    if not any(getattr(route, "path", "").startswith("/api/le/") for route in app.routes):
-        app.include_router(le_router.router)  # until create_app mounts it
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-def _auth(client: TestClient, username: str) -> dict[str, str]:
-    response = client.post("/api/auth/token", data={"username": username, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def _code(secret: str, offset: int = 0) -> str:
-    totp = pyotp.TOTP(secret)
-    return totp.at(utcnow() + timedelta(seconds=30 * offset))
-
+from tests.lawenforcement.conftest import PASSWORD, STAFF, TARGETS, World, make_pdf
+from tests.lawenforcement.conftest import auth as _auth
+from tests.lawenforcement.conftest import totp_code as _code
 
 FIELDS = {"request_type": "production", "legal_basis": "court_order", "jurisdiction": "DE", "case_number": "K-9",
           "offence": "theft", "data_categories": "subscriber,wallet_addresses"}  # fmt: skip
@@ -172,7 +143,9 @@ def test_cli_commands(world: World, database_url: str, tmp_path: Path, monkeypat
     runner = CliRunner()
     try:
         assert runner.invoke(le_cmd.app, ["agencies", "load", "--as", "root"]).exit_code == 0
-        listed = runner.invoke(le_cmd.app, ["agencies", "list"])
+        assert runner.invoke(le_cmd.app, ["agencies", "list"]).exit_code != 0  # staff only: call-back numbers
+        assert runner.invoke(le_cmd.app, ["agencies", "list", "--as", world.alice.username]).exit_code != 0
+        listed = runner.invoke(le_cmd.app, ["agencies", "list", "--as", "root"])
         assert "DEMO-POLICE" in listed.stdout
         spoof = runner.invoke(le_cmd.app, ["officers", "register", "mallory", "m@po1ice.example",
                                            "--display-name", "M"])  # fmt: skip

@@ -43,7 +43,8 @@ def test_official_domains_and_subdomains_accepted(email: str) -> None:
         ("a@police-example.com", "resembles the official domain police.example"),
         ("a@pollce.example", "police.example"),
         ("a@gmail.com", "not on the agency registry"),
-        ("a@notpolice.example", "not on the agency registry"),
+        ("a@notpolice.example", "prefix look-alike"),
+        ("a@evil-police.example", "ends like the official domain police.example"),
     ],
 )
 def test_lookalike_domains_refused_with_reason(email: str, reason: str) -> None:

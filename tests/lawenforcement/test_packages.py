@@ -152,8 +152,8 @@ def test_emergency_without_callback_cannot_freeze_or_disclose(world: World) -> N
         assert responses.request_actions(session, LRO, freeze) == ids
         note = session.scalars(select(LeNotification)).one()
         assert note.status == "withheld"
-        assert due_notifications(session, NOW) == []
-        assert [n.id for n in due_notifications(session, NOW + timedelta(days=91))] == [note.id]
+        assert due_notifications(session, LRO, NOW) == []
+        assert [n.id for n in due_notifications(session, LRO, NOW + timedelta(days=91))] == [note.id]
         responses.decline(session, LRO, emergency, template="verification_failed", now=NOW + timedelta(hours=1))
     with session_scope(world.engine) as session:
         report = stats.statistics(session, LRO)

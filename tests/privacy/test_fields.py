@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, text
 
+from chainsleuth.config import Settings
 from chainsleuth.errors import ConfigurationError, IntegrityError, InvalidInputError
 from chainsleuth.ingest.ledger import load_exchange
 from chainsleuth.privacy.fields import find_customers, ip_index, reindex
@@ -17,7 +18,7 @@ from chainsleuth.store.db import create_engine_for, session_scope
 from chainsleuth.store.models import Customer, LedgerEvent
 from chainsleuth.store.models.personal import personal_fields_registry
 
-from .conftest import FIXTURE
+from .conftest import FIXTURE, principal
 
 #: Clear values from the committed fixture that must never appear on disk.
 SECRETS = [
@@ -74,14 +75,42 @@ def test_the_load_is_audited(loaded: Engine) -> None:
         assert audit.verify(session).entries == 1
 
 
-def test_every_registered_personal_column_is_encrypted(loaded: Engine) -> None:
+def _case_with_personal_data(engine: Engine, data_dir: Path) -> None:
+    """A case note, a drafted report row and an evidence document, all holding personal data."""
+    from chainsleuth.cases import evidence, service
+    from chainsleuth.store.models.cases import StrReport
+    from chainsleuth.store.models.users import Role
+
+    officer = principal(Role.COMPLIANCE_OFFICER)
+    with session_scope(engine) as session:
+        case = service.create_case(session, officer, title="at rest")
+        service.add_note(session, officer, case.id, case.version, "Alice Example, passport X1234567")
+        evidence.add_document(session, officer, case.id, case.version, b"passport X1234567", filename="id.pdf",
+                              settings=Settings(data_dir=data_dir))  # fmt: skip
+        session.add(StrReport(case_id=case.id, report_code="STR", entity_reference="R-1", xml="<first_name>Alice",
+                              sha256="0" * 64, valid=True, validation_errors=[], event_ids=[], reason="r",
+                              action_taken="a", indicators=[], drafted_by=officer.username))  # fmt: skip
+
+
+def test_every_registered_personal_column_is_encrypted(loaded: Engine, tmp_path: Path) -> None:
+    _case_with_personal_data(loaded, tmp_path)
+    registry = personal_fields_registry()
+    assert registry["case_notes"] == ["body"]
+    assert registry["str_reports"] == ["xml"]
     with loaded.connect() as connection:
-        for table_name, columns in personal_fields_registry().items():
+        for table_name, columns in [*registry.items(), ("case_evidence", ["data_key"])]:
             for column in columns:
-                values = connection.execute(
-                    text(f"SELECT {column} FROM {table_name} WHERE {column} IS NOT NULL")
-                ).scalars()
+                values = (
+                    connection.execute(text(f"SELECT {column} FROM {table_name} WHERE {column} IS NOT NULL"))
+                    .scalars()
+                    .all()
+                )
+                assert values, f"{table_name}.{column} has no value to check"
                 assert all(str(v).startswith("v1:") for v in values), f"{table_name}.{column}"
+    assert "X1234567" not in raw_database_text(loaded)
+    stored = [p.read_bytes() for p in (tmp_path / "evidence").rglob("*.enc")]
+    assert len(stored) == 1
+    assert b"X1234567" not in stored[0]
 
 
 def test_orm_and_core_reads_are_clear(loaded: Engine) -> None:

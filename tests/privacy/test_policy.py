@@ -35,6 +35,8 @@ PROBES = (
     "le_request.submit",
     "le_request.read",
     "tags.write",
+    "tags.import",
+    "chain.cluster",
     "privacy.manage_keys",
 )
 #: The expected answer for every role x probe: an independent statement of the policy, not a copy of it.
@@ -46,6 +48,8 @@ EXPECTED: dict[Role, set[str]] = {
         "customer.search",
         "action.propose",
         "tags.write",
+        "tags.import",
+        "chain.cluster",
     },
     Role.COMPLIANCE_OFFICER: {
         "customer.read_pseudonymised",
@@ -57,6 +61,8 @@ EXPECTED: dict[Role, set[str]] = {
         "audit.verify",
         "le_request.read",
         "tags.write",
+        "tags.import",
+        "chain.cluster",
     },
     Role.LE_RESPONSE_OFFICER: {
         "customer.read_pseudonymised",
@@ -66,7 +72,7 @@ EXPECTED: dict[Role, set[str]] = {
         "le_request.read",
     },
     Role.AUDITOR: {"customer.read_pseudonymised", "audit.read", "audit.verify", "le_request.read"},
-    Role.ADMIN: {"audit.read", "audit.verify", "user.manage", "privacy.manage_keys"},
+    Role.ADMIN: {"audit.read", "audit.verify", "user.manage", "privacy.manage_keys", "tags.import", "chain.cluster"},
     Role.LE_OFFICER: {"le_request.submit", "le_request.read"},
 }
 

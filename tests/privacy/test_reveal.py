@@ -167,18 +167,22 @@ def test_http_pseudonymised_reveal_search_and_audit(client: TestClient) -> None:
     assert client.get("/api/audit/verify", headers=ann).status_code == 403
     verified = client.get("/api/audit/verify", headers=aud).json()
     assert verified["ok"]
-    # the load, 2 refused reveals (written once each), the reveal, the search, and 2 refused requests by the
-    # analyst (the search, the audit check), audited after their transactions rolled back
-    assert verified["entries"] == 7
+    # the load, 3 log-ins, the pseudonymised read, 2 refused reveals (written once each), the reveal, the search,
+    # and 2 refused requests by the analyst (the search, the audit check), audited after their transactions rolled
+    # back
+    assert verified["entries"] == 11
     every = client.get("/api/audit/entries", headers=aud).json()
     refused_requests = sorted(e["object_id"] for e in every if e["action"] == "access.refused")
     assert refused_requests == ["GET /api/audit/verify", "POST /api/exchange/customers/search"]
     entries = client.get("/api/audit/entries", headers=aud, params={"object_id": "C0000002"}).json()
     assert [(e["action"], e["actor"]) for e in entries] == [
+        ("customer.read_pseudonymised", "ann"),
         ("customer.reveal_refused", "ann"),
         ("customer.reveal_refused", "sam"),
         ("customer.reveal", "sam"),
     ]
+    assert "birth_year" in entries[0]["details"]["derived"]
+    entries = entries[1:]
     assert [entries[0]["details"]["reason"], entries[1]["details"]["reason"]] == ["permission_denied", "invalid_input"]
     assert entries[2]["purpose"] == "le_request"
     assert entries[2]["details"]["case_ref"] == "LER-2024-001"

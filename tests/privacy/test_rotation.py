@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import Engine, text
 
@@ -95,3 +97,26 @@ def test_legacy_clear_text_is_refused_on_read_and_encrypted_by_rotate(loaded: En
         assert bob is not None
         assert bob.city == "Hamburg"
     assert rotation.key_status(loaded).unencrypted == 0
+
+
+def test_rotation_covers_case_notes_reports_and_evidence_keys(loaded: Engine, tmp_path: Path) -> None:
+    from tests.privacy.test_fields import _case_with_personal_data
+
+    _case_with_personal_data(loaded, tmp_path)
+    report = rotation.rotate_key(loaded)
+    assert report.reencrypted["case_notes"] == 1
+    assert report.reencrypted["str_reports"] == 1
+    assert report.reencrypted["case_evidence"] == 1  # the document's data key, re-wrapped; the file is untouched
+    with loaded.connect() as connection:
+        for query in (
+            "SELECT body FROM case_notes",
+            "SELECT xml FROM str_reports",
+            "SELECT data_key FROM case_evidence",
+        ):
+            assert connection.execute(text(query)).scalar_one().startswith("v2:"), query
+    from chainsleuth.cases import evidence
+    from chainsleuth.config import Settings
+
+    with session_scope(loaded) as session:
+        (row,) = [r for r in evidence.list_evidence(session, 1) if r.kind == "document"]
+        assert evidence.check(row, Settings(data_dir=tmp_path)).ok

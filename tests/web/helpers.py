@@ -51,7 +51,7 @@ def login(client: TestClient, username: str, password: str | None = None, next_u
 
 def load_tiny_world(world: Path, settings: Settings, engine: Engine) -> None:
     """The tiny world in both stores, its TagPacks imported, the demo users seeded (as ``chainsleuth demo``)."""
-    from chainsleuth.demo import _import_world_tagpacks
+    from chainsleuth.demo import import_world_tagpacks
     from chainsleuth.ingest.etl import ingest_world_chains
     from chainsleuth.ingest.ledger import load_exchange
     from chainsleuth.store.chainstore import ChainStore
@@ -61,7 +61,7 @@ def load_tiny_world(world: Path, settings: Settings, engine: Engine) -> None:
     load_exchange(world, engine)
     ingest_world_chains(world, ChainStore(settings.chain_dir))
     with session_scope(engine) as session:
-        _import_world_tagpacks(session, world)
+        import_world_tagpacks(session, world)
         seed_demo_users(session)
 
 

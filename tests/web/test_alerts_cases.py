@@ -15,10 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from chainsleuth.cases.service import links as case_links
 from chainsleuth.config import Settings
 from chainsleuth.errors import PolicyViolationError
 from chainsleuth.store.db import session_scope
 from chainsleuth.store.models.alerts import MonitorAlert
+from chainsleuth.store.models.ledger import LedgerEvent
 from tests.web.helpers import csrf_from, loaded_world, login, web_client
 
 UPLOAD_LIMIT = 64 * 1024
@@ -113,6 +115,19 @@ def test_alert_queue_filters_and_alert_page_explains(client: TestClient, world: 
     assert f'href="/alerts/{alert_id}"' in workspace
     assert f"/customers/{customer}" in workspace
     assert 'id="alert-case-link"' in client.get(f"/alerts/{alert_id}").text
+    # the account and the address the alert's events name are linked too: the graph starts there
+    case_id = int(answer.headers["location"].rsplit("/", 1)[1])
+    with session_scope(world[1]) as session:
+        event = session.get(LedgerEvent, alert.event_ids[0])
+        assert event is not None
+        assert event.address is not None
+        links = {(link.link_type, link.chain, link.target) for link in case_links(session, case_id)}
+    assert ("account", "", event.account_id) in links
+    assert ("address", event.chain, event.address) in links
+    graph = client.get(f"/cases/{case_id}/graph.json").json()
+    assert event.address in graph["roots"]
+    linked = client.get(f"/cases/{case_id}").text.split('id="linked"')[1].split("</ul>")[0]
+    assert f"Account <strong>{event.account_id}</strong>" in linked  # a freeze can be proposed on it
 
 
 def test_model_alert_page_shows_reason_codes(client: TestClient, world: tuple[Settings, Engine]) -> None:
@@ -326,7 +341,13 @@ def test_four_eyes_freeze_self_approval_refused_and_ledger_blocked(
     approved = client.post(f"/actions/{action_id}/approve", data={"version": 1, "csrf_token": token},
                            follow_redirects=False)  # fmt: skip
     assert approved.status_code == 303
-    assert "frozen" in client.get(f"/cases/{case_id}").text or "active" in client.get(f"/cases/{case_id}").text
+    linked = client.get(f"/cases/{case_id}").text.split('id="linked"')[1].split("</ul>")[0]
+    account_item = linked.split(f"Account <strong>{story['account']}</strong>")[1].split("</li>")[0]
+    assert 'badge-danger">frozen' in account_item  # the freeze in force, not the ledger's stored "active"
+    assert "preserved" not in account_item
+    customer_page = client.get(f"/customers/{story['customer']}").text
+    row = customer_page.split(f"?account={story['account']}#ledger")[1].split("</tr>")[0]
+    assert 'badge-danger">frozen' in row
     with session_scope(world[1]) as session, pytest.raises(PolicyViolationError):
         post_withdrawal(session, story["account"], "BTC", Decimal("0.01"), chain="bitcoin", address=story["victim"])
 

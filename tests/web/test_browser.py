@@ -1,8 +1,11 @@
 """The pages in a real browser: Debian's Chromium driven by Playwright against uvicorn on a loopback port.
 
 Journeys: log in, search an address, open its graph and expand a neighbour, reveal a customer with a purpose,
-verify the audit log, and a refused role. Screenshots of the key pages go to ``docs/screenshots/`` (same
-names every run) for docs/web.md and the README. SQLite only: the backends are covered by the TestClient tests.
+verify the audit log, and a refused role, over the tiny world as ``chainsleuth demo`` leaves it (monitored,
+clustered, with the seeded case, proposal, request, shadow rule and backtest of ``chainsleuth.demo_story``), so
+the dashboard screenshot shows alerts, cases and approvals. Screenshots of the key pages go to
+``docs/screenshots/`` (same names every run) for docs/web.md and the README. SQLite only: the backends are
+covered by the TestClient tests.
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ import pytest
 from sqlalchemy import Engine, select
 
 from chainsleuth.api.app import create_app
+from chainsleuth.chain.clustering import cluster_chain
 from chainsleuth.config import Settings
+from chainsleuth.demo_story import seed_demo_story
 from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.db import session_scope
-from chainsleuth.store.models import DepositAddress
+from chainsleuth.store.models import Account, DepositAddress
 from chainsleuth.web.graph import neighbourhood
 from tests.browser import SCREENSHOTS, chromium, serving
 from tests.web.helpers import loaded_world, password_of, sqlite_copy
+from tests.web.test_alerts_cases import run_monitoring
 
 
 def _expandable_deposit(settings: Settings, engine: Engine) -> tuple[str, str, str]:
@@ -59,8 +65,18 @@ def server(
     data_dir = tmp_path_factory.mktemp("web-browser")
     with loaded_world(tiny_world, sqlite_copy(sqlite_template, data_dir), data_dir) as (settings, engine):
         address, neighbour, customer = _expandable_deposit(settings, engine)
-        with serving(create_app(settings, engine=engine)) as base:
-            yield {"base": base, "address": address, "neighbour": neighbour, "customer": customer}
+        # as ``chainsleuth demo`` leaves it: monitored, clustered, and the seeded work in progress (without the
+        # LE request: the officer here is not enrolled in the portal, so the refusal test can log in with a password)
+        run_monitoring(engine)
+        cluster_chain(ChainStore(settings.chain_dir), "bitcoin")
+        story = seed_demo_story(engine, ChainStore(settings.chain_dir), tiny_world)
+        with session_scope(engine) as session:
+            thief = session.get(Account, story.account_id)
+            assert thief is not None, "the seeded trace found no account"
+            thief_customer = thief.customer_id
+        with serving(create_app(settings, engine=engine, world_dir=tiny_world)) as base:
+            yield {"base": base, "address": address, "neighbour": neighbour, "customer": customer,
+                   "thief": thief_customer}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +171,25 @@ def test_investigator_journey(page: Any, server: dict[str, Any]) -> None:
         _shot(page, "transaction")
     page.goto(base + "/tags")
     _shot(page, "tags", full_page=False)
+    assert not [p for p in page.problems if "Content Security Policy" in p or "Refused" in p], page.problems
+
+
+def test_monitoring_pages(page: Any, server: dict[str, Any]) -> None:
+    """The rule backtests, a customer's exposure and a cluster, over the monitored demo state."""
+    base = server["base"]
+    _login(page, base, "compliance")
+    assert page.locator("#section-approvals").count() == 1
+    page.goto(base + "/rules/backtests")
+    page.wait_for_selector("#backtest-overall")
+    _shot(page, "rules-backtests", full_page=False)
+    page.goto(base + f"/customers/{server['thief']}")
+    page.wait_for_selector("#customer-exposure [id$='-tier'], #customer-exposure .muted:not([aria-busy])")
+    page.locator("#customer-exposure").scroll_into_view_if_needed()
+    _shot(page, "customer-exposure", full_page=False)
+    page.goto(base + f"/chain/bitcoin/address/{server['address']}")
+    page.click("#cluster-link")
+    page.wait_for_url("**/clusters/**")
+    _shot(page, "cluster", full_page=False)
     assert not [p for p in page.problems if "Content Security Policy" in p or "Refused" in p], page.problems
 
 

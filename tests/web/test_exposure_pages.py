@@ -12,13 +12,15 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from chainsleuth.chain.attribution.store import add_tag
 from chainsleuth.chain.clustering import ClusterStore, cluster_chain
 from chainsleuth.config import Settings
 from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.db import session_scope
+from chainsleuth.store.models.exchange import DepositAddress
+from chainsleuth.store.models.tags import Tag
 from tests.web.helpers import loaded_world, login, web_client
 
 
@@ -107,3 +109,52 @@ def test_cluster_page_refuses_and_reports(client: TestClient) -> None:
     assert missing.status_code == 404
     assert "no such cluster" in missing.text.lower()
     assert client.get("/chain/bitcoin/clusters/abc").status_code == 422
+
+
+def test_a_tagged_or_deposit_address_never_seen_on_chain_has_a_page(
+    client: TestClient, world: tuple[Settings, Engine]
+) -> None:
+    """Links the console shows (a pack's miner, a deposit address that never received anything) open a page
+    saying "not seen on chain" with what is known; an address nobody knows is still a 404."""
+    settings, engine = world
+    store = ChainStore(settings.chain_dir)
+    miner = "0x" + "ab" * 20
+    assert store.address_id("ethereum", miner) is None
+    with session_scope(engine) as session:
+        add_tag(session, creator="analyst", network="ethereum", address=miner, label="Some Mining Pool",
+                source="https://pool.example", confidence="web_crawl", category="miner")  # fmt: skip
+        deposits = session.execute(select(DepositAddress.chain, DepositAddress.address, DepositAddress.customer_id))
+        unseen = next((row for row in deposits if store.address_id(row[0], row[1]) is None), None)
+    login(client, "analyst")
+    page = client.get(f"/chain/ethereum/address/{miner.upper().replace('0X', '0x')}")
+    assert page.status_code == 200, page.text
+    assert 'id="not-on-chain"' in page.text
+    assert "Some Mining Pool" in page.text
+    assert 'id="graph"' not in page.text  # no counterparties to draw
+    if unseen is not None:  # the tiny world has deposit addresses that never received anything
+        chain, address, customer = unseen
+        html = client.get(f"/chain/{chain}/address/{address}").text
+        assert 'id="not-on-chain"' in html
+        assert f"customer {customer}" in html
+    assert client.get("/chain/ethereum/address/0x" + "cd" * 20).status_code == 404
+
+
+def test_a_tagged_address_counts_its_own_tag_and_names_the_pack_file(
+    client: TestClient, world: tuple[Settings, Engine]
+) -> None:
+    """A sanctioned address is severe by its own attribution, whatever its counterparties; the tag's origin
+    shows the pack's file name, not the server path it was imported from."""
+    settings, engine = world
+    store = ChainStore(settings.chain_dir)
+    with session_scope(engine) as session:
+        tagged = [
+            t.address for t in session.scalars(select(Tag).where(Tag.abuse == "sanction", Tag.network == "bitcoin"))
+        ]
+    address = next(a for a in tagged if a and store.address_id("bitcoin", a) is not None)
+    login(client, "analyst")
+    html = client.get(f"/chain/bitcoin/address/{address}").text
+    assert "risk tier: severe" in html
+    assert "own attribution" in html
+    assert "sanctions.yaml" in html
+    assert str(settings.data_dir) not in html
+    assert "/world/tagpacks/" not in html

@@ -281,6 +281,12 @@ def test_triage_callback_four_eyes_package_and_download(client: TestClient, worl
     message_id = re.search(rf"/portal/requests/{reference}/messages/(\d+)/attachment", page)
     assert message_id is not None
     assert client.get(f"/portal/requests/{reference}/messages/{message_id.group(1)}/attachment").content == b"statement"
+    other_token = enter(client, engine, "nils.ncb")  # another agency's officer, with a valid code of their own
+    stolen = client.post(f"/portal/packages/{package_id}/download",
+                         data={"csrf_token": other_token, "code": code(engine, "nils.ncb")})  # fmt: skip
+    assert stolen.status_code == 404
+    assert "sealed" not in stolen.headers.get("content-disposition", "")
+    token = enter(client, engine, "officer")
     with session_scope(engine) as session:
         session.execute(update(LePackage).where(LePackage.id == int(package_id))
                         .values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))  # fmt: skip
@@ -310,7 +316,12 @@ def test_next_narrow_and_staff_message(client: TestClient, world: dict[str, Any]
     client.post(f"/le/requests/{reference}/messages", data={"csrf_token": token, "body": "Please confirm the IBAN."})
     assert reference in client.get("/dashboard").text.split('id="section-le_requests"')[1]
     enter(client, world["engine"], "officer")
-    assert "Please confirm the IBAN." in client.get(f"/portal/requests/{reference}").text
+    officer_page = client.get(f"/portal/requests/{reference}").text
+    assert "Please confirm the IBAN." in officer_page
+    narrowing = re.search(r'id="narrowing">(.*?)</dd>', officer_page, re.S)
+    assert narrowing is not None, "the agency sees what was cut and why"
+    assert "transactions" in narrowing.group(1)
+    assert "broader than the legal basis permits" in narrowing.group(1)
     assert reference in client.get("/dashboard").text.split('id="section-le_portal"')[1]
 
 
@@ -335,3 +346,53 @@ def test_decline_and_statistics(client: TestClient, world: dict[str, Any]) -> No
     assert "DE" in report.text
     token = enter(client, world["engine"], "officer")
     assert "does not authorise" in client.get(f"/portal/requests/{reference}").text
+
+
+def test_replacing_the_authenticator_and_changing_the_address(client: TestClient, world: dict[str, Any]) -> None:
+    engine = world["engine"]
+    onboard(engine, "pia.web", "pia@police.example", datetime.now(UTC) - timedelta(days=100))
+    token = enter(client, engine, "pia.web")
+    page = client.get("/portal/setup").text
+    assert 'id="totp-replace-form"' in page
+    assert 'id="email-form"' in page
+    with session_scope(engine) as session:
+        before = session.scalars(select(User.totp_secret).where(User.username == "pia.web")).one()
+    bare = client.post("/portal/setup/totp", data={"csrf_token": token})  # a hijacked session, no code
+    assert bare.status_code == 401
+    assert "current code" in bare.text
+    wrong = client.post("/portal/setup/totp", data={"csrf_token": token, "code": "000000"})
+    assert wrong.status_code == 401
+    with session_scope(engine) as session:
+        assert session.scalars(select(User.totp_secret).where(User.username == "pia.web")).one() == before
+    replaced = client.post("/portal/setup/totp", data={"csrf_token": token, "code": code(engine, "pia.web")},
+                           follow_redirects=False)  # fmt: skip
+    assert replaced.status_code == 303
+    pending = client.get("/portal/setup").text  # the session continues under the new credentials
+    secret = re.search(r'data-secret="([A-Z2-7]+)"', pending)
+    assert secret is not None
+    assert secret.group(1) != before
+    client.post("/portal/setup/totp/confirm", data={"csrf_token": csrf_from(pending),
+                                                    "code": pyotp.TOTP(secret.group(1)).now()})  # fmt: skip
+    token = csrf_from(client.get("/portal/setup").text)
+    spoofed = client.post("/portal/setup/email", data={"csrf_token": token, "email": "pia@evil-police.example"})
+    assert spoofed.status_code == 403
+    assert "not on an official domain of your agency" in spoofed.text
+    foreign = client.post("/portal/setup/email", data={"csrf_token": token, "email": "pia@ncb.example"})
+    assert foreign.status_code == 403
+    moved = client.post("/portal/setup/email", data={"csrf_token": token, "email": "Pia@CYBER.police.example"})
+    assert moved.status_code == 200
+    assert "A verification code was sent" in moved.text
+    assert "pia@cyber.police.example" in moved.text.lower()
+    assert "the e-mail address is not verified" in moved.text
+    resent = client.post("/portal/setup/verification", data={"csrf_token": csrf_from(moved.text)})
+    link = re.search(r'href="(/portal/verify\?token=[^"]+)"', resent.text)
+    assert link is not None, "demo mode shows the new code's link"
+    with session_scope(engine) as session:
+        officer = session.scalars(select(LeOfficer).where(LeOfficer.username == "pia.web")).one()
+        assert officer.email == "Pia@cyber.police.example"
+        assert officer.email_verified_at is None
+        officer.status = "suspended"
+    suspended = client.post("/portal/setup/email", data={"csrf_token": csrf_from(resent.text),
+                                                          "email": "pia@police.example"})  # fmt: skip
+    assert suspended.status_code == 403
+    assert "suspended" in suspended.text

@@ -46,6 +46,22 @@ def _alerts_of(engine: Engine, rule_id: str) -> int:
         return int(session.scalar(select(func.count()).where(MonitorAlert.rule_id == rule_id)) or 0)
 
 
+def store_model_rule(engine: Engine) -> None:
+    """Store the rule of a trained detector (``model-ledger``) as ``monitor model score`` does."""
+    from chainsleuth.monitor.alerts.store import register_rules
+    from chainsleuth.monitor.models.model_alerts import rule_from_definition
+
+    definition = {
+        "id": "model-ledger", "version": 1, "title": "LightGBM detector 'ledger' (74 features)",
+        "description": "Customers whose model risk reaches the threshold.", "severity": "high",
+        "tags": ["model", "lightgbm"], "mode": "active", "scope": ["model_score"], "subject": "customer",
+        "condition": "model_risk >= 0.25", "params": {"model_risk": 0.25}, "explain": "model risk",
+        "queue": "aml-high", "dedup_seconds": 604800, "source": "", "content_hash": "f" * 64,
+    }  # fmt: skip
+    with session_scope(engine) as session:
+        register_rules(session, [rule_from_definition(definition)])
+
+
 def test_rule_list_and_rule_page_show_real_data(client: TestClient, world: tuple[Settings, Engine]) -> None:
     login(client, "analyst")
     html = client.get("/rules").text
@@ -175,19 +191,8 @@ def test_a_detector_that_has_run_is_listed_shown_and_can_be_put_in_shadow(
 ) -> None:
     """Model rules (``model-*``) appear once stored, rebuilt from their stored definition; their mode switches like
     a rule's, and ``store_model_alerts`` honours it (tested with the detector)."""
-    from chainsleuth.monitor.alerts.store import register_rules
-    from chainsleuth.monitor.models.model_alerts import rule_from_definition
-
     engine = world[1]
-    definition = {
-        "id": "model-ledger", "version": 1, "title": "LightGBM detector 'ledger' (74 features)",
-        "description": "Customers whose model risk reaches the threshold.", "severity": "high",
-        "tags": ["model", "lightgbm"], "mode": "active", "scope": ["model_score"], "subject": "customer",
-        "condition": "model_risk >= 0.25", "params": {"model_risk": 0.25}, "explain": "model risk",
-        "queue": "aml-high", "dedup_seconds": 604800, "source": "", "content_hash": "f" * 64,
-    }  # fmt: skip
-    with session_scope(engine) as session:
-        register_rules(session, [rule_from_definition(definition)])
+    store_model_rule(engine)
     login(client, "compliance")
     listing = client.get("/rules").text
     assert 'id="rule-model-ledger"' in listing
@@ -204,3 +209,52 @@ def test_a_detector_that_has_run_is_listed_shown_and_can_be_put_in_shadow(
         assert row is not None
         assert row.mode == "shadow"
     assert "(override)" in client.get("/rules").text.split('id="rule-model-ledger"')[1].split("</tr>")[0]
+
+
+def test_a_backtest_with_a_stored_model_rule_leaves_it_out_and_says_so(
+    client: TestClient, world: tuple[Settings, Engine]
+) -> None:
+    """A trained detector's rule reads ``model_risk``, which the event replay has no column for: the backtest
+    runs the other rules, names the model rule as left out, and stores no result for it."""
+    store_model_rule(world[1])
+    login(client, "compliance")
+    page = client.get("/rules/backtests").text
+    left_out = page.split('id="backtest-left-out"')[1].split("</p>")[0]
+    assert "model-ledger" in left_out
+    answer = client.post("/rules/backtests", data={"engine": "batch", "csrf_token": csrf_from(page)},
+                         follow_redirects=False)  # fmt: skip
+    assert answer.status_code == 303, answer.text[:500]
+    number = int(answer.headers["location"].rsplit("=", 1)[1])
+    with session_scope(world[1]) as session:
+        stored = session.get(MonitorBacktest, number)
+        assert stored is not None
+        assert "model-ledger" not in {r["rule_id"] for r in stored.report["rules"]}
+        assert DEMOTED in {r["rule_id"] for r in stored.report["rules"]}
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "rules.backtest").order_by(AuditEntry.seq.desc())
+        ).first()
+        assert entry is not None
+        assert json.loads(entry.details)["left_out"] == ["model-ledger"]
+
+
+def test_an_unexpected_failure_is_shown_in_the_layout_not_as_a_bare_500(
+    world: tuple[Settings, Engine], tiny_world: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chainsleuth.monitor import backtest as backtest_module
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("Binder Error: secret internals")
+
+    monkeypatch.setattr(backtest_module, "backtest", broken)
+    app = web_client(*world, tiny_world).app
+    with TestClient(app, raise_server_exceptions=False) as no_raise:
+        login(no_raise, "compliance")
+        page = no_raise.get("/rules/backtests").text
+        answer = no_raise.post("/rules/backtests", data={"engine": "batch", "csrf_token": csrf_from(page)})
+    assert answer.status_code == 500
+    assert "text/html" in answer.headers["content-type"]
+    assert "Something went wrong" in answer.text
+    assert 'class="panel error-page"' in answer.text
+    assert "reference" in answer.text
+    assert "secret internals" not in answer.text
+    assert "/rules" in answer.text  # the navigation of the layout is there

@@ -85,9 +85,8 @@ class ExerciseWork(AcademyBase):
                 "deadline_at": attempt.deadline_at.isoformat() if attempt.deadline_at else None,
                 "hints_used": attempt.hints_used,
                 "sandbox": {
-                    "world": str(world.world_dir),
-                    "chain_store": str(world.chain_dir),
-                    "database_url": world.database_url,
+                    "workspace": f"/academy/cohorts/{cohort}/workspace",
+                    "command_line": f"chainsleuth academy run {cohort} {trainee} -- <chainsleuth command>",
                 },
             }
 

@@ -199,7 +199,13 @@ def render_certificate_pdf(data: dict[str, Any]) -> bytes:
         (18, "B", 128, data["course"]),
         (12, "", 144, f"with an exercise score of {data['score_percent']:.0f} %, on {data['date']}."),
         (11, "", 170, f"Verification code: {data['code']}"),
-        (9, "", 180, "Verify with `chainsleuth academy certificate verify CODE` or at /api/academy/verify/CODE."),
+        (
+            9,
+            "",
+            180,
+            "Verify at /academy/verify?code=CODE on the issuing platform, or with "
+            "`chainsleuth academy certificate verify CODE`.",
+        ),
     ]
     for size, style, y, text in lines:
         pdf.set_font(font, style, size)

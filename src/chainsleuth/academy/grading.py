@@ -6,8 +6,9 @@ offline from a folder of answer files, and tests can state them exactly. The rub
 
 * **account(s)**: each true account named earns its share; each wrong account named costs half a share;
 * **amount**: full points within the exercise's tolerance, half within twice the tolerance;
-* **path**: the fraction of the true hop sequence named (transaction hashes, or the addresses they paid),
-  out of the ``path_hops`` the exercise requires;
+* **path**: recall (the hops of the true sequence named, out of the ``path_hops`` required; transaction hashes or
+  the addresses they paid) × precision (named identifiers that are on the path) × order (a fifth of the points
+  for naming them in the order the funds took), so listing every transaction of the chain earns almost nothing;
 * **hints** cost their points, **lateness** costs a percentage per hour (or refuses the answer).
 
 Refusals (:class:`AnswerRefusedError`) are for answers that must not be graded at all: a missing or foreign
@@ -17,6 +18,7 @@ refuses them.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Mapping
@@ -35,6 +37,8 @@ _LEGAL_WORDS = re.compile(
     re.IGNORECASE,
 )
 FREEZE_MAX_DAYS = 90
+#: The share of the path points that depends on naming the hops in the order the funds took.
+ORDER_SHARE = 0.2
 
 
 class AnswerRefusedError(PolicyViolationError):
@@ -169,16 +173,50 @@ def _amount(answer: Mapping[str, Any]) -> float | None:
     return parse_number(raw)
 
 
+def _ordered_fraction(positions: list[int]) -> float:
+    """The share of ``positions`` in the true order: longest increasing run (not necessarily contiguous) / count."""
+    if not positions:
+        return 0.0
+    tails: list[int] = []
+    for position in positions:
+        index = bisect.bisect_left(tails, position)
+        tails[index : index + 1] = [position]
+    return len(tails) / len(positions)
+
+
 def _path(exercise: Exercise, key: Mapping[str, Any], answer: Mapping[str, Any]) -> Component:
+    """Recall × precision × order: extra identifiers and a shuffled sequence cost points, not only missing hops.
+
+    The path may be named by transaction hashes or by the addresses they paid (whichever matches more). Recall is
+    hits out of the ``path_hops`` required; precision is the share of named identifiers that belong to the true
+    path (the facts given in the brief are ignored); order credit is the share of hits named in the true order,
+    and is worth :data:`ORDER_SHARE` of the points.
+    """
     weight = exercise.rubric["path"]
-    named = set(_list(answer, "path", "transactions", "addresses"))
     given_facts = {normalise_id(v) for v in key.get("given", {}).values()}
-    tx_hits = len(named & {normalise_id(h) for h in key["path"]})
-    address_hits = len((named - given_facts) & {normalise_id(a) for a in key["path_addresses"]})
-    hits = max(tx_hits, address_hits)
-    required = max(1, min(exercise.path_hops or len(key["path"]), len(key["path"])))
-    fraction = min(1.0, hits / required)
-    return Component("path", weight * fraction, weight, f"{min(hits, required)} of {required} required hops named.")
+    named: list[str] = []
+    for item in _list(answer, "path", "transactions", "addresses"):
+        if item not in given_facts and item not in named:
+            named.append(item)
+    txs = [normalise_id(h) for h in key["path"]]
+    addresses = [normalise_id(a) for a in key["path_addresses"]]
+    tx_hits = [txs.index(n) for n in named if n in txs]
+    address_hits = [addresses.index(n) for n in named if n in addresses]
+    positions = tx_hits if len(tx_hits) >= len(address_hits) else address_hits
+    valid = set(txs) | set(addresses)
+    wrong = sum(1 for n in named if n not in valid)
+    hits = len(positions)
+    required = max(1, min(exercise.path_hops or len(txs), len(txs)))
+    recall = min(1.0, hits / required)
+    precision = (len(named) - wrong) / len(named) if named else 0.0
+    order = _ordered_fraction(positions)
+    points = weight * recall * precision * ((1 - ORDER_SHARE) + ORDER_SHARE * order)
+    note = f"{min(hits, required)} of {required} required hops named"
+    if wrong:
+        note += f"; {wrong} of {len(named)} named identifiers are not on the path (precision {precision:.0%})"
+    if hits > 1 and order < 1:
+        note += f"; {order:.0%} in the right order"
+    return Component("path", points, weight, note + ".")
 
 
 def _freeze(exercise: Exercise, key: Mapping[str, Any], answer: Mapping[str, Any], today: date) -> list[Component]:

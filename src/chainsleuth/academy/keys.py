@@ -47,6 +47,11 @@ def customer_count(key: bytes, cohort: str, trainee: str, base: int) -> int:
     return max(50, base - spread + offset)
 
 
+def id_key(key: bytes, cohort: str, trainee: str) -> bytes:
+    """The key of the permutation that renumbers accounts and customers in ``trainee``'s sandbox."""
+    return _mac(key, "ids", cohort, trainee)
+
+
 def submission_token(key: bytes, cohort: str, trainee: str, seed: int) -> str:
     """The token a trainee sends with every answer; it binds the answer to their own world's seed."""
     return f"{TOKEN_PREFIX}-{b32(_mac(key, 'token', cohort, trainee, str(seed)), 20)}"

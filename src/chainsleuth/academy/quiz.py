@@ -31,16 +31,17 @@ class QuestionResult:
     given: Any
     expected: Any
     feedback: str
+    verdict: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, *, reveal: bool = True) -> dict[str, Any]:
+        """The result; without ``reveal`` only right or wrong (no expected answer, no explanation)."""
         return {
             "question": self.question_id,
             "points": round(self.points, 3),
             "max_points": self.max_points,
             "correct": self.correct,
             "given": self.given,
-            "expected": self.expected,
-            "feedback": self.feedback,
+            **({"expected": self.expected, "feedback": self.feedback} if reveal else {"feedback": self.verdict}),
         }
 
 
@@ -57,14 +58,26 @@ class QuizResult:
     def percent(self) -> float:
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, *, reveal: bool = True) -> dict[str, Any]:
+        """The result; ``reveal=False`` hides expected answers and explanations (see :func:`feedback`)."""
         return {
             "module": self.module_id,
             "score": round(self.score, 3),
             "max_score": self.max_score,
             "percent": round(self.percent, 1),
-            "questions": [q.as_dict() for q in self.questions],
+            "revealed": reveal,
+            "questions": [q.as_dict(reveal=reveal) for q in self.questions],
         }
+
+
+def feedback(result: QuizResult, *, pass_percent: float, passed_before: bool = False) -> dict[str, Any]:
+    """What a trainee is shown after a try: right or wrong per question until the module is passed, then the
+    expected answers and explanations.
+
+    Why: tries are unlimited and the best one counts, so showing the expected answers after a failed try would let
+    anyone pass the second time by copying them. Once passed (now or before), the explanations teach.
+    """
+    return result.as_dict(reveal=passed_before or result.percent >= pass_percent)
 
 
 def parse_number(value: Any) -> float:
@@ -129,6 +142,7 @@ def grade_question(question: Question, given: Any) -> QuestionResult:
         given=shown,
         expected=question.answer,
         feedback=f"{verdict} {question.explanation}".strip(),
+        verdict=verdict,
     )
 
 

@@ -18,7 +18,7 @@ from chainsleuth.academy import keys as akeys
 from chainsleuth.academy.attempts import ExerciseWork
 from chainsleuth.academy.base import SYSTEM
 from chainsleuth.academy.certificates import CertificateWork
-from chainsleuth.academy.quiz import QuizResult, grade_quiz
+from chainsleuth.academy.quiz import QuizResult, feedback, grade_quiz
 from chainsleuth.academy.worlds import TraineeWorld, check_name, generate_trainee_world
 from chainsleuth.errors import ConflictError, InvalidInputError, NotFoundError
 from chainsleuth.privacy import audit
@@ -148,6 +148,7 @@ class Academy(ExerciseWork, CertificateWork):
                         customers=akeys.customer_count(self.key, cohort, trainee, base),
                         token=self.token(cohort, trainee),
                         display_name=display_name,
+                        id_key=akeys.id_key(self.key, cohort, trainee),
                         step=step,
                     )
                 status = "ready"
@@ -179,10 +180,20 @@ class Academy(ExerciseWork, CertificateWork):
 
     # -- quizzes --------------------------------------------------------------------------------------------
 
+    def quiz_feedback(self, cohort: str, trainee: str, result: QuizResult) -> dict[str, Any]:
+        """A recorded try as the trainee may see it: answers and explanations only once the module is passed."""
+        best = self.trainee_progress(cohort, trainee)["quizzes"].get(result.module_id)
+        return feedback(result, pass_percent=self.course.quiz_pass_percent,
+                        passed_before=best is not None and best >= self.course.quiz_pass_percent)  # fmt: skip
+
     def submit_quiz(
         self, cohort: str, trainee: str, module_id: str, answers: dict[str, Any], *, actor: Actor = SYSTEM
     ) -> QuizResult:
-        """Grade and record a quiz try (every try is kept; progress counts the best)."""
+        """Grade and record a quiz try (every try is kept; progress counts the best).
+
+        Show the trainee :meth:`quiz_feedback` of the result, not the result itself: it hides the expected answers
+        until the module is passed, which is what makes counting the best of unlimited tries fair.
+        """
         result = grade_quiz(self.course.module(module_id), answers)
         with session_scope(self.engine) as session:
             enrolment = self._enrolment(session, cohort, trainee)

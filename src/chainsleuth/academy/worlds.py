@@ -6,16 +6,21 @@ Layout under ``<data dir>/academy/``::
     worlds/<cohort>/<trainee>/chain/        the trainee's own chain store (same tools as the analysts)
     worlds/<cohort>/<trainee>/chainsleuth.db    the trainee's own SQLite database with the simulated exchange
     worlds/<cohort>/<trainee>/keys/master.key   the sandbox's own encryption key (simulated people only)
+    worlds/<cohort>/<trainee>/chainsleuth.toml  settings inside the sandbox only
     worlds/<cohort>/<trainee>/ASSIGNMENT.json   submission token, exercises and the facts given to start from
     answer-keys/<cohort>/<trainee>/         ground_truth/, answer_key.json, identifiers.txt (instructor only)
 
 Why the split: a generated world carries its own ground truth, which would give every answer away, so
-``ground_truth/`` is moved out of the sandbox before the trainee ever sees it. Nothing here touches the
-platform's real database or chain store: a trainee's world holds only simulated people, and their investigation
-runs against their own copy, so no real customer data can reach a training session. The sandbox is laid out
-like a data directory (``chain/``, ``chainsleuth.db``, ``keys/master.key``), so ``CHAINSLEUTH_DATA_DIR=<sandbox>``
-points every chainsleuth command and the web application at it; its key encrypts only invented people, which is
-why the trainee may hold it, and why it is never the platform's key.
+``ground_truth/`` is moved out of the sandbox before the trainee ever sees it, and its manifest is rewritten
+without the seed and generation parameters (with them the world, ground truth included, could be regenerated);
+account and customer ids are renumbered per trainee first (see :mod:`chainsleuth.academy.sandbox`).
+
+Nothing here touches the platform's real database or chain store: a trainee's world holds only simulated people,
+and their investigation runs against their own copy, so no real customer data can reach a training session. The
+sandbox is laid out like a data directory (``chain/``, ``chainsleuth.db``, ``keys/master.key``,
+``chainsleuth.toml``); trainees work on it in the web application's academy workspace or with ``chainsleuth
+academy run``, both of which force the sandbox's settings (environment variables would otherwise win). Its key
+encrypts only invented people, which is why the trainee may hold it, and why it is never the platform's key.
 """
 
 from __future__ import annotations
@@ -111,6 +116,9 @@ def trainee_world(academy_dir: Path, cohort: str, trainee: str) -> TraineeWorld:
 
 
 Step = Callable[[str], None]
+#: The stages :func:`generate_trainee_world` reports, in order (for progress bars).
+WORLD_STAGES = ("generate", "renumber accounts", "answer key", "chain store", "database", "tags", "clusters",
+                "monitoring", "done")  # fmt: skip
 
 
 def generate_trainee_world(
@@ -121,13 +129,16 @@ def generate_trainee_world(
     customers: int | None,
     token: str,
     display_name: str,
+    id_key: bytes,
     step: Step | None = None,
 ) -> dict[str, Any]:
-    """Generate, split, ingest and describe one trainee's world; returns the assignment written for them.
+    """Generate, split, ingest, prepare and describe one trainee's world; returns the assignment written for them.
 
-    Re-running replaces the world (same seed: the same world, byte for byte). ``step`` is called with the name of
-    each stage, for progress bars.
+    Re-running replaces the world (same seed and ``id_key``: the same world). ``id_key`` renumbers accounts and
+    customers (see :func:`chainsleuth.academy.sandbox.remap_ids`). ``step`` is called with the name of each
+    stage, for progress bars.
     """
+    from chainsleuth.academy import sandbox
     from chainsleuth.ingest.etl import ingest_world_chains
     from chainsleuth.ingest.ledger import load_exchange
     from chainsleuth.privacy.keyfile import create_key_file, read_key_file
@@ -147,9 +158,14 @@ def generate_trainee_world(
     place.key_dir.mkdir(parents=True)
     tell("generate")
     generate_world(WorldConfig.from_size(size, seed=seed, customers=customers), place.world_dir)
+    tell("renumber accounts")
+    sandbox.remap_ids(place.world_dir, id_key)
     tell("answer key")
     keys = build_answer_keys(place.world_dir)
     shutil.move(str(place.world_dir / "ground_truth"), str(place.key_dir / "ground_truth"))
+    shutil.move(str(place.world_dir / "manifest.json"), str(place.key_dir / "manifest.json"))
+    shutil.copyfile(place.key_dir / "manifest.json", place.world_dir / "manifest.json")
+    sandbox.scrub_manifest(place.world_dir)
     (place.key_dir / "answer_key.json").write_text(json.dumps(keys, indent=1), encoding="utf-8")
     (place.key_dir / "identifiers.txt").write_text("\n".join(sorted(world_identifiers(place.world_dir))) + "\n")
     tell("chain store")
@@ -161,8 +177,10 @@ def generate_trainee_world(
         install_privacy(engine, master_key=read_key_file(place.key_file))
         upgrade_to_head(engine)
         load_exchange(place.world_dir, engine)
+        prepared = sandbox.prepare(place.world_dir, engine, place.chain_dir, tell)
     finally:
         engine.dispose()
+    sandbox.write_config(place)
     assignment = {
         "cohort": place.cohort,
         "trainee": place.trainee,
@@ -171,8 +189,13 @@ def generate_trainee_world(
         "world": str(place.world_dir),
         "chain_store": str(place.chain_dir),
         "database_url": place.database_url,
-        "use_with": f"CHAINSLEUTH_DATA_DIR={place.sandbox}",
-        "note": "A simulated world: every person in it is invented. Send the token with every answer.",
+        "config": str(place.sandbox / "chainsleuth.toml"),
+        "use_with": f"chainsleuth academy run {place.cohort} {place.trainee} -- <chainsleuth command>",
+        "workspace": f"/academy/cohorts/{place.cohort}/workspace",
+        "prepared": prepared,
+        "note": "A simulated world: every person in it is invented. Send the token with every answer. "
+        "Work on it in the web workspace or with `chainsleuth academy run`, never by setting CHAINSLEUTH_* "
+        "variables yourself (a configured production database would win).",
         "exercises": [{**exercise.public(), "given": keys[exercise.id]["given"]} for exercise in exercises().values()],
     }
     place.assignment_file.write_text(json.dumps(assignment, indent=1), encoding="utf-8")

@@ -15,6 +15,7 @@ from chainsleuth.api.routers import (
     academy,
     actions,
     analytics,
+    attribution,
     auth,
     cases,
     chain,
@@ -23,6 +24,7 @@ from chainsleuth.api.routers import (
     monitor,
     privacy,
     system,
+    users,
 )
 from chainsleuth.api.security import install_security_headers
 from chainsleuth.api.tokens import TokenSigner
@@ -62,12 +64,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None, world_dir: P
         privacy.router,
         chain.router,
         analytics.router,
+        attribution.router,
         monitor.router,
         cases.router,
         cases.reports_router,
         actions.router,
         lawenforcement.router,
         academy.router,
+        users.router,
     )
     for router in routers:
         app.include_router(router)

@@ -6,7 +6,7 @@ global, so tests can build several apps against different stores in one process.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -126,28 +126,3 @@ def current_principal(
     )
     request.state.principal = principal  # for auditing a refusal after the request's transaction rolled back
     return principal
-
-
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
-    """A dependency that admits only the given roles (403 otherwise)."""
-    allowed = frozenset(roles)
-
-    def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.role not in allowed:
-            raise PermissionDeniedError(
-                "your role may not use this resource", role=principal.role.value, allowed=sorted(allowed)
-            )
-        return principal
-
-    return _check
-
-
-#: Staff of the exchange's financial-crime unit (everyone but outside law-enforcement officers).
-STAFF_ROLES = (
-    Role.ANALYST,
-    Role.SENIOR_ANALYST,
-    Role.COMPLIANCE_OFFICER,
-    Role.LE_RESPONSE_OFFICER,
-    Role.AUDITOR,
-    Role.ADMIN,
-)

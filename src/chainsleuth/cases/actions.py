@@ -13,8 +13,9 @@ Rules, each enforced here and not left to the caller:
   future; seizures name their destination (an agency wallet address, or a designated seizure account);
 * approval needs ``action.approve`` and a person other than the proposer (four-eyes; self-approval is a
   :class:`PolicyViolationError`, HTTP 403); an action past its expiry cannot be approved;
-* idempotency: re-proposing an identical action that is still proposed or in force returns the existing one;
-  approving (or rejecting) an action a second time changes nothing;
+* idempotency: re-proposing an identical action that is still proposed or in force returns the existing one,
+  also when two identical proposals race (a partial unique index on the fingerprint of open actions lets one
+  insert win; the other gets the winner); approving (or rejecting) an action a second time changes nothing;
 * effects happen on approval, in the same transaction: a freeze starts blocking outgoing movements (see
   :mod:`chainsleuth.cases.ledger_guard`), an unfreeze releases its freeze, a seizure moves exactly the
   account's balance out to the destination through the ledger, a preservation places a legal hold;
@@ -29,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlalchemy.orm import Session
 
 from chainsleuth.cases import ledger_guard
@@ -141,13 +143,11 @@ def propose(
                 "destination_account_id": destination_account_id, "target_action_id": target_action_id,
                 "legal_basis": basis, "case_id": case_id}  # fmt: skip
     fingerprint = _fingerprint(identity)
-    existing = session.scalars(
-        select(AccountAction)
-        .where(AccountAction.fingerprint == fingerprint, AccountAction.status.in_(PENDING_OR_IN_FORCE))
-        .order_by(AccountAction.id)
-        .limit(1)
-    ).one_or_none()
-    if existing is not None and not _past_expiry(existing, at):
+    existing = _open_with(session, fingerprint)
+    if existing is not None and _past_expiry(existing, at):
+        _expire(session, existing, SystemActor("scheduler"), at)  # frees the fingerprint for the new proposal
+        existing = None
+    if existing is not None:
         _audit(session, actor, "propose_repeat", existing, note="identical action already exists")
         return existing, False
     action = AccountAction(
@@ -157,8 +157,17 @@ def propose(
         target_action_id=target_action_id, review_at=review, expires_at=expiry, fingerprint=fingerprint,
         proposed_by=actor.username, proposed_at=at,
     )  # fmt: skip
-    session.add(action)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(action)
+            session.flush()
+    except DBIntegrityError:
+        # a concurrent identical proposal committed first (the partial unique index on open fingerprints)
+        winner = _open_with(session, fingerprint)
+        if winner is None:
+            raise
+        _audit(session, actor, "propose_repeat", winner, note="identical action proposed concurrently")
+        return winner, False
     _case_event(session, action, actor, "proposed", at)
     _audit(
         session,
@@ -170,6 +179,16 @@ def propose(
         review_at=review.isoformat() if review else None,
     )
     return action, True
+
+
+def _open_with(session: Session, fingerprint: str) -> AccountAction | None:
+    """The pending or in-force action with ``fingerprint`` (the unique index allows at most one)."""
+    return session.scalars(
+        select(AccountAction)
+        .where(AccountAction.fingerprint == fingerprint, AccountAction.status.in_(PENDING_OR_IN_FORCE))
+        .order_by(AccountAction.id)
+        .limit(1)
+    ).one_or_none()
 
 
 def _freeze_to_release(session: Session, account_id: str, target_action_id: int | None, now: datetime) -> int:
@@ -328,15 +347,20 @@ def expire_due(session: Session, now: datetime | None = None, *, actor: Actor | 
         )
     )
     for action in due:
-        action.status, action.ended_at, action.end_reason = "expired", at, "expiry date reached"
-        if action.kind == "preserve":
-            for hold in session.scalars(select(LegalHold).where(LegalHold.action_id == action.id)):
-                hold.active, hold.released_at = False, at
-        _case_event(session, action, who, "expired", at)
-        _audit(session, who, "expire", action)
+        _expire(session, action, who, at)
     with stale_version_guard():
         session.flush()
     return due
+
+
+def _expire(session: Session, action: AccountAction, who: Actor, at: datetime) -> None:
+    """Mark one action past its expiry as expired (releasing a preservation's hold), on the timeline and audited."""
+    action.status, action.ended_at, action.end_reason = "expired", at, "expiry date reached"
+    if action.kind == "preserve":
+        for hold in session.scalars(select(LegalHold).where(LegalHold.action_id == action.id)):
+            hold.active, hold.released_at = False, at
+    _case_event(session, action, who, "expired", at)
+    _audit(session, who, "expire", action)
 
 
 def effective_status(action: AccountAction, now: datetime | None = None) -> str:
@@ -360,12 +384,20 @@ def list_actions(
     account_id: str | None = None,
     customer_id: str | None = None,
     case_id: int | None = None,
+    review_due: bool = False,
+    now: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[AccountAction], int]:
-    """Actions matching the filters, newest first, and the total count (``case.read``)."""
+    """Actions matching the filters, newest first, and the total count (``case.read``).
+
+    ``review_due`` keeps only actions in force whose review date has passed (what a compliance officer works
+    through: re-justify, unfreeze or let expire)."""
     require(actor, "case.read")
     query = select(AccountAction)
+    if review_due:
+        query = query.where(AccountAction.status == "active", AccountAction.review_at.is_not(None),
+                            AccountAction.review_at <= moment(now))  # fmt: skip
     for column, value in ((AccountAction.status, status), (AccountAction.kind, kind),
                           (AccountAction.account_id, account_id), (AccountAction.customer_id, customer_id),
                           (AccountAction.case_id, case_id)):  # fmt: skip
@@ -393,6 +425,15 @@ def action_view(action: AccountAction, now: datetime | None = None) -> dict[str,
         "ended_at": iso(action.ended_at), "end_reason": action.end_reason, "result": action.result,
         "version": action.version,
     }  # fmt: skip
+
+
+def action_detail(session: Session, action: AccountAction, now: datetime | None = None) -> dict[str, Any]:
+    """:func:`action_view` plus the legal holds in force on the action's customer (a preservation's own hold
+    among them), so that anyone acting on the account sees its records are preserved."""
+    holds = ledger_guard.active_holds(session, action.customer_id, now)
+    return {**action_view(action, now), "legal_holds": [
+        {"id": h.id, "action_id": h.action_id, "case_id": h.case_id, "legal_basis": h.legal_basis,
+         "placed_at": iso(h.placed_at), "until": iso(h.until)} for h in holds]}  # fmt: skip
 
 
 def actions_for_accounts(session: Session, account_ids: Sequence[str]) -> list[AccountAction]:

@@ -7,20 +7,22 @@ Three kinds of content:
   stored as canonical JSON in the row; the hash is over those exact bytes.
 * **ledger extracts**: the named ledger events as booked, without their personal columns (``ip``,
   ``bank_reference``): an extract must not become a side door to personal data.
-* **documents**: uploaded bytes, stored on disk under ``<data dir>/evidence/case-<id>/`` (content-addressed
-  file names, written to a temporary file and renamed so a crash never leaves half a document), refused
-  beyond ``Settings.max_upload_bytes`` with :class:`PayloadTooLargeError` while streaming, before anything is
-  written.
+* **documents**: uploaded bytes, encrypted under a per-file key (see :mod:`chainsleuth.cases.evidence_files`)
+  and stored under ``<data dir>/evidence/case-<id>/`` with random names (written to a temporary file and
+  renamed so a crash never leaves half a document), refused beyond ``Settings.max_upload_bytes`` with
+  :class:`PayloadTooLargeError` while streaming, before anything is written. The recorded SHA-256 is of the
+  clear document.
 
-:func:`verify_evidence` recomputes the hash from what is stored now; a modified file, a modified row or a
-missing file is reported, never silently accepted.
+:func:`read_evidence` is the one audited way to get evidence content out (CLI ``cases evidence get``, HTTP
+``GET /api/cases/evidence/{id}/content``). :func:`verify_evidence` recomputes the hash from what is stored
+now; a modified file, a modified row or a missing file is reported, never silently accepted.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
+import io
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,8 +41,9 @@ from chainsleuth.cases.common import (
     required_text,
     sha256_hex,
 )
+from chainsleuth.cases.evidence_files import evidence_directory, open_sealed, seal_to_disk
 from chainsleuth.config import Settings, get_settings
-from chainsleuth.errors import InvalidInputError, NotFoundError, PayloadTooLargeError, StorageError
+from chainsleuth.errors import IntegrityError, InvalidInputError, NotFoundError, PayloadTooLargeError, StorageError
 from chainsleuth.privacy import audit
 from chainsleuth.privacy.policy import Actor, require
 from chainsleuth.store.models.cases import CaseEvidence
@@ -70,7 +73,8 @@ class EvidenceCheck:
 
 
 def evidence_dir(settings: Settings, case_id: int) -> Path:
-    return settings.data_dir / "evidence" / f"case-{case_id}"
+    """Where the (encrypted) documents of a case are stored."""
+    return evidence_directory(settings.data_dir, case_id)
 
 
 def _add(
@@ -151,29 +155,19 @@ def add_ledger_extract(
                 media_type="application/json", content=content)  # fmt: skip
 
 
-def _store_stream(stream: IO[bytes], directory: Path, limit: int) -> tuple[Path, str, int]:
-    """Copy ``stream`` to a temporary file in ``directory``, hashing it; PayloadTooLargeError past ``limit``."""
-    import hashlib
+def _read_limited(stream: IO[bytes], limit: int) -> tuple[bytes, str]:
+    """The whole of ``stream`` and its SHA-256; PayloadTooLargeError as soon as it passes ``limit`` bytes.
 
-    directory.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".upload-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            while chunk := stream.read(_CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLargeError(
-                        f"the document is larger than the upload limit of {limit} bytes", limit=limit
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return Path(temporary), digest.hexdigest(), size
+    Documents are encrypted in one AES-GCM operation, so they are held in memory; the upload limit bounds that.
+    """
+    digest, size, chunks = hashlib.sha256(), 0, []
+    while chunk := stream.read(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"the document is larger than the upload limit of {limit} bytes", limit=limit)
+        digest.update(chunk)
+        chunks.append(chunk)
+    return b"".join(chunks), digest.hexdigest()
 
 
 def add_document(
@@ -194,26 +188,19 @@ def add_document(
     settings = settings or get_settings()
     case_for_update(session, case_id, expected_version)  # fail before writing anything
     name = _SAFE_NAME.sub("_", Path(required_text(filename, "filename", max_length=255)).name).strip("._") or "document"
-    if isinstance(data, bytes | bytearray):
-        import io
-
-        data = io.BytesIO(bytes(data))
-    directory = evidence_dir(settings, case_id)
+    stream: IO[bytes] = io.BytesIO(bytes(data)) if isinstance(data, bytes | bytearray) else data
     try:
-        temporary, digest, size = _store_stream(data, directory, settings.max_upload_bytes)
+        content, digest = _read_limited(stream, settings.max_upload_bytes)
     except OSError as error:
-        raise StorageError(f"cannot store the document under {directory}: {error}") from error
-    final = directory / f"{digest[:16]}-{name}"
-    existed = final.exists()  # the same bytes under the same name, already evidence: keep that file
-    os.replace(temporary, final)
-    relative = final.relative_to(settings.data_dir).as_posix()
+        raise StorageError(f"cannot read the uploaded document: {error}") from error
+    sealed = seal_to_disk(settings.data_dir, case_id, content, digest)
     try:
         return _add(session, actor, case_id, expected_version, now, kind="document",
-                    title=required_text(title or name, "title", max_length=200), sha256=digest, size_bytes=size,
-                    media_type=media_type[:100], filename=name, storage_path=relative)  # fmt: skip
+                    title=required_text(title or name, "title", max_length=200), sha256=digest,
+                    size_bytes=len(content), media_type=media_type[:100], filename=name,
+                    storage_path=sealed.relative_path, data_key=sealed.data_key)  # fmt: skip
     except BaseException:
-        if not existed:
-            final.unlink(missing_ok=True)
+        (settings.data_dir / sealed.relative_path).unlink(missing_ok=True)
         raise
 
 
@@ -229,21 +216,26 @@ def _get(session: Session, evidence_id: int) -> CaseEvidence:
 
 
 def evidence_bytes(row: CaseEvidence, settings: Settings) -> bytes:
-    """The stored bytes of a piece of evidence (StorageError when a document's file is gone)."""
+    """The clear bytes of a piece of evidence, without permission check or audit: for :func:`read_evidence`
+    and verification only (StorageError when a document's file is gone, IntegrityError when it was altered).
+    """
     if row.kind != "document":
         return (row.content or "").encode("utf-8")
     path = settings.data_dir / (row.storage_path or "")
     try:
-        return path.read_bytes()
+        blob = path.read_bytes()
     except OSError as error:
         raise StorageError(f"the stored document of evidence {row.id} cannot be read: {error}",
                            evidence_id=row.id, path=str(path)) from error  # fmt: skip
+    if row.data_key is None:  # stored in clear before migration 0009, which encrypts every such file
+        return blob
+    return open_sealed(blob, row.data_key, row.case_id, row.sha256, evidence_id=row.id)
 
 
 def read_evidence(
     session: Session, actor: Actor, evidence_id: int, *, settings: Settings | None = None
 ) -> tuple[CaseEvidence, bytes]:
-    """The evidence row and its bytes (``case.read``; audited)."""
+    """The evidence row and its clear bytes (``case.read``): the audited read of evidence content."""
     require(actor, "case.read")
     row = _get(session, evidence_id)
     data = evidence_bytes(row, settings or get_settings())
@@ -255,7 +247,7 @@ def check(row: CaseEvidence, settings: Settings) -> EvidenceCheck:
     """Recompute the hash of one piece of evidence from what is stored now."""
     try:
         actual = sha256_hex(evidence_bytes(row, settings))
-    except StorageError as error:
+    except (StorageError, IntegrityError) as error:
         return EvidenceCheck(row.id, False, row.sha256, None, error.message)
     if actual != row.sha256:
         return EvidenceCheck(row.id, False, row.sha256, actual, "content does not match the hash recorded when added")

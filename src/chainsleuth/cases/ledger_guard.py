@@ -11,8 +11,11 @@ about keeping value *in*.
 An expired freeze no longer blocks, even before the scheduler's :func:`chainsleuth.cases.actions.expire_due`
 has marked it expired: the guard compares ``expires_at`` with the time of the posting (lazy expiry).
 
-Legal holds (``preserve`` actions) are checked by :func:`assert_no_legal_hold`, which the erasure and deletion
-paths of the privacy layer call before they remove a customer's data.
+Legal holds (approved ``preserve`` actions) are listed by :func:`active_holds` / :func:`holds_for_customers`
+and shown on the customer (API and web page), case and action views, so that whoever handles the customer's
+records sees they are preserved. chainsleuth itself has no path that deletes or erases customer data (the ledger
+loader only inserts, customers are never removed, the privacy layer has no erasure command);
+:func:`assert_no_legal_hold` is the check any such path must call first, and a test keeps it refusing.
 """
 
 from __future__ import annotations
@@ -233,6 +236,24 @@ def active_holds(session: Session, customer_id: str, now: datetime | None = None
             select(LegalHold)
             .where(
                 LegalHold.customer_id == customer_id,
+                LegalHold.active.is_(True),
+                or_(LegalHold.until.is_(None), LegalHold.until > at),
+            )
+            .order_by(LegalHold.id)
+        )
+    )
+
+
+def holds_for_customers(session: Session, customer_ids: list[str], now: datetime | None = None) -> list[LegalHold]:
+    """Legal holds in force on any of ``customer_ids`` at ``now`` (for case views: the linked customers)."""
+    if not customer_ids:
+        return []
+    at = moment(now)
+    return list(
+        session.scalars(
+            select(LegalHold)
+            .where(
+                LegalHold.customer_id.in_(sorted(set(customer_ids))),
                 LegalHold.active.is_(True),
                 or_(LegalHold.until.is_(None), LegalHold.until > at),
             )

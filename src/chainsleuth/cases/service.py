@@ -50,6 +50,7 @@ from chainsleuth.store.models.cases import (
     CaseNote,
 )
 from chainsleuth.store.models.exchange import Account, Customer
+from chainsleuth.store.models.ledger import LedgerEvent
 
 #: The status workflow: current status -> statuses it may move to (``reopen`` is the way out of ``closed``).
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -89,6 +90,33 @@ def _attach(session: Session, case: Case, actor: Actor, alerts: Sequence[Monitor
         alert.updated_at = now
         if alert.customer_id and session.get(Customer, alert.customer_id) is not None:
             _add_link(session, case, actor, "customer", alert.customer_id, "", now)
+        for link_type, chain, target in _alert_subjects(session, alert):
+            _add_link(session, case, actor, link_type, target, chain, now)
+
+
+#: At most this many of an alert's events are followed for accounts and addresses to link (a structuring alert
+#: may name hundreds of deposits; the first ones show where the money came from, the rest stay on the alert).
+MAX_LINKED_EVENTS = 50
+
+
+def _alert_subjects(session: Session, alert: MonitorAlert) -> list[tuple[str, str, str]]:
+    """``(link_type, chain, target)`` for the accounts and on-chain addresses an alert names.
+
+    The subject account (account and counterparty alerts), the accounts of the alert's ledger events and the
+    addresses of its deposits and withdrawals: so that a case opened from an alert starts with a graph to work
+    on (the addresses) and accounts a freeze can be proposed on.
+    """
+    found: list[tuple[str, str, str]] = []
+    if alert.subject_type in ("account", "counterparty") and session.get(Account, alert.subject_id) is not None:
+        found.append(("account", "", alert.subject_id))
+    event_ids = [str(e) for e in (alert.event_ids or [])][:MAX_LINKED_EVENTS]
+    if event_ids:
+        events = session.scalars(select(LedgerEvent).where(LedgerEvent.event_id.in_(event_ids)))
+        for event in events:
+            found.append(("account", "", event.account_id))
+            if event.event_type in ("deposit", "withdrawal") and event.chain and event.address:
+                found.append(("address", event.chain, event.address))
+    return list(dict.fromkeys(found))
 
 
 def _add_link(

@@ -6,11 +6,13 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chainsleuth.cases import evidence, service
+from chainsleuth.cases import evidence, ledger_guard, service
 from chainsleuth.cases.common import iso
-from chainsleuth.store.models.cases import Case, CaseEvent, CaseEvidence, CaseLink, CaseNote
+from chainsleuth.store.models.cases import Case, CaseEvent, CaseEvidence, CaseLink, CaseNote, LegalHold
+from chainsleuth.store.models.exchange import Account
 
 
 def case_view(case: Case, now: datetime | None = None) -> dict[str, Any]:
@@ -45,12 +47,38 @@ def event_view(event: CaseEvent) -> dict[str, Any]:
             "event_type": event.event_type, "details": dict(event.details)}  # fmt: skip
 
 
+def hold_view(hold: LegalHold) -> dict[str, Any]:
+    """A legal hold as plain data (what views show so that nobody deletes preserved records)."""
+    return {"id": hold.id, "customer_id": hold.customer_id, "action_id": hold.action_id, "case_id": hold.case_id,
+            "legal_basis": hold.legal_basis, "active": hold.active, "placed_at": iso(hold.placed_at),
+            "until": iso(hold.until), "released_at": iso(hold.released_at)}  # fmt: skip
+
+
+def linked_customers(session: Session, case_id: int) -> list[str]:
+    """Customers linked to a case directly or through a linked account."""
+    links = service.links(session, case_id)
+    customers = {link.target for link in links if link.link_type == "customer"}
+    accounts = [link.target for link in links if link.link_type == "account"]
+    if accounts:
+        customers |= set(session.scalars(select(Account.customer_id).where(Account.account_id.in_(accounts))))
+    return sorted(customers)
+
+
+def case_holds(session: Session, case_id: int, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Legal holds in force on the case's customers, and those the case itself placed."""
+    holds = {h.id: h for h in ledger_guard.holds_for_customers(session, linked_customers(session, case_id), now)}
+    own = session.scalars(select(LegalHold).where(LegalHold.case_id == case_id, LegalHold.active.is_(True)))
+    holds.update({h.id: h for h in own})
+    return [hold_view(holds[key]) for key in sorted(holds)]
+
+
 def case_detail(session: Session, case: Case, now: datetime | None = None) -> dict[str, Any]:
-    """The case with its alerts, links, notes and evidence (what an investigator opens)."""
+    """The case with its alerts, links, notes, evidence and the legal holds on its customers."""
     return {
         **case_view(case, now),
         "alert_ids": service.alert_ids(session, case.id),
         "links": [link_view(link) for link in service.links(session, case.id)],
         "notes": [note_view(note) for note in service.notes(session, case.id)],
         "evidence": [{**evidence_view(row), "content": None} for row in evidence.list_evidence(session, case.id)],
+        "legal_holds": case_holds(session, case.id, now),
     }

@@ -3,15 +3,20 @@
 Instructors run the academy from the command line as much as from the web: create a cohort, enrol trainees,
 ``worlds generate`` every trainee's world (with a progress bar), collect answer files and ``grade-offline`` them,
 then issue certificates. With ``--as USERNAME`` a command authenticates that platform user (password from
-``CHAINSLEUTH_PASSWORD`` or a prompt) and checks the ``academy.teach`` / ``academy.learn`` permission; without it
-the command acts as the local operator (who already holds the database and the secret key) and is audited as
-``system:academy-cli``. Output is JSON on stdout; progress goes to stderr.
+``CHAINSLEUTH_PASSWORD`` or a prompt) and checks the ``academy.teach`` / ``academy.learn`` permission *and* the
+subject: a trainee acts only for themselves, an instructor only on their own cohorts (an administrator on any);
+without ``--as`` the command acts as the local operator (who already holds the database and the secret key) and
+is audited as ``system:academy-cli``. ``academy run`` runs any chainsleuth command on a trainee's sandbox with
+the sandbox's settings forced (a production ``CHAINSLEUTH_DATABASE_URL`` in the environment would otherwise
+win). Output is JSON on stdout; progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,9 +28,10 @@ import yaml
 from chainsleuth.academy.courses import courses, get_course
 from chainsleuth.academy.quiz import grade_quiz
 from chainsleuth.academy.service import Academy
+from chainsleuth.academy.worlds import WORLD_STAGES
 from chainsleuth.cli.console import console, progress_bar
 from chainsleuth.config import get_settings
-from chainsleuth.errors import InvalidInputError
+from chainsleuth.errors import InvalidInputError, PermissionDeniedError
 from chainsleuth.privacy.keyring import configure_privacy
 from chainsleuth.privacy.policy import Actor, SystemActor, require
 from chainsleuth.store.db import open_store, session_scope
@@ -85,6 +91,27 @@ def academy(as_user: str | None, permission: str) -> Iterator[tuple[Academy, Act
         engine.dispose()
 
 
+def _is_admin(actor: Actor) -> bool:
+    return getattr(actor, "role", None) == Role.ADMIN
+
+
+def check_self(actor: Actor, trainee: str) -> None:
+    """With ``--as``, a trainee's work (quizzes, exercises) may only be done by that trainee."""
+    if isinstance(actor, SystemActor):
+        return
+    if actor.username != trainee:
+        raise PermissionDeniedError("you may only act for yourself: --as must be the trainee named",
+                                    user=actor.username, trainee=trainee)  # fmt: skip
+
+
+def check_instructor(acad: Academy, actor: Actor, cohort: str) -> None:
+    """With ``--as``, a cohort is managed only by its instructor (or an administrator)."""
+    if isinstance(actor, SystemActor) or _is_admin(actor):
+        return
+    if not acad.is_instructor(cohort, actor.username):
+        raise PermissionDeniedError("only the cohort's instructor may do this", user=actor.username, cohort=cohort)
+
+
 # -- courses and quizzes ------------------------------------------------------------------------------------
 
 
@@ -124,7 +151,8 @@ def quiz_grade(
         raise InvalidInputError("the answers file must map question ids to answers")
     if cohort and trainee:
         with academy(as_user, "academy.learn") as (acad, actor):
-            emit(acad.submit_quiz(cohort, trainee, module, given, actor=actor).as_dict())
+            check_self(actor, trainee)
+            emit(acad.quiz_feedback(cohort, trainee, acad.submit_quiz(cohort, trainee, module, given, actor=actor)))
     else:
         emit(grade_quiz(get_course(course).module(module), given).as_dict())
 
@@ -154,13 +182,15 @@ def cohort_enrol(
 ) -> None:
     """Enrol a trainee (a platform username or an offline id)."""
     with academy(as_user, "academy.teach") as (acad, actor):
+        check_instructor(acad, actor, cohort)
         emit(acad.enrol(cohort, trainee, name, actor=actor))
 
 
 @cohort_app.command("progress")
 def cohort_progress(cohort: str, as_user: As = None) -> None:
     """Progress and scores per trainee and per exercise."""
-    with academy(as_user, "academy.teach") as (acad, _):
+    with academy(as_user, "academy.teach") as (acad, actor):
+        check_instructor(acad, actor, cohort)
         emit(acad.progress(cohort))
 
 
@@ -171,19 +201,25 @@ def cohort_progress(cohort: str, as_user: As = None) -> None:
 def worlds_generate(
     cohort: str,
     trainee: Annotated[list[str] | None, typer.Option("--trainee", help="Only these trainees.")] = None,
+    regenerate: Annotated[
+        bool, typer.Option("--regenerate", help="Rebuild worlds already generated (else they are reused).")
+    ] = False,
     as_user: As = None,
 ) -> None:
-    """Generate every trainee's world: simulate, split off the answer key, ingest into their own stores."""
+    """Generate every trainee's world: simulate, renumber, split off the answer key, load and prepare their stores.
+
+    A tiny world takes about 20 seconds (simulation, loading, tags, clustering and monitoring)."""
     with academy(as_user, "academy.teach") as (acad, actor):
+        check_instructor(acad, actor, cohort)
         count = len(trainee) if trainee else len(acad.trainees(cohort))
-        stages = 5  # generate, answer key, chain store, database, done
+        stages = len(WORLD_STAGES)
         with progress_bar() as bar:
             task = bar.add_task(f"worlds of {cohort}", total=count * stages)
 
             def tick(name: str, stage: str) -> None:
                 bar.update(task, advance=stages if stage == "reused" else 1, description=f"{name}: {stage}")
 
-            emit(acad.generate_worlds(cohort, trainees=trainee, progress=tick, actor=actor))
+            emit(acad.generate_worlds(cohort, trainees=trainee, progress=tick, regenerate=regenerate, actor=actor))
 
 
 # -- exercises ----------------------------------------------------------------------------------------------
@@ -193,6 +229,7 @@ def worlds_generate(
 def exercise_start(cohort: str, trainee: str, exercise: str, as_user: As = None) -> None:
     """Start an exercise (the clock runs from now) and print its brief and the facts given."""
     with academy(as_user, "academy.learn") as (acad, actor):
+        check_self(actor, trainee)
         emit(acad.start_exercise(cohort, trainee, exercise, actor=actor))
 
 
@@ -200,6 +237,7 @@ def exercise_start(cohort: str, trainee: str, exercise: str, as_user: As = None)
 def exercise_hint(cohort: str, trainee: str, exercise: str, as_user: As = None) -> None:
     """Reveal the next hint (its cost is deducted from the score)."""
     with academy(as_user, "academy.learn") as (acad, actor):
+        check_self(actor, trainee)
         emit(acad.take_hint(cohort, trainee, exercise, actor=actor))
 
 
@@ -213,6 +251,7 @@ def exercise_submit(
 ) -> None:
     """Submit an answer; prints the grade, the feedback and the explanation (or why it was refused)."""
     with academy(as_user, "academy.learn") as (acad, actor):
+        check_self(actor, trainee)
         emit(acad.submit(cohort, trainee, exercise, _read_answers(answer), actor=actor))
 
 
@@ -224,6 +263,7 @@ def grade_offline(
 ) -> None:
     """Grade a folder of collected answer files and record the results."""
     with academy(as_user, "academy.teach") as (acad, actor):
+        check_instructor(acad, actor, cohort)
         results = acad.grade_offline(cohort, answers, actor=actor)
         emit(results)
         refused = sum(1 for r in results if r["status"] != "graded")
@@ -244,6 +284,7 @@ def certificate_issue(
 ) -> None:
     """Issue the certificate of a trainee who completed the course (and write the PDF)."""
     with academy(as_user, "academy.teach") as (acad, actor):
+        check_instructor(acad, actor, cohort)
         issued_by = actor.username
         certificate = acad.issue_certificate(cohort, trainee, issued_by=issued_by, waive_requirements=waive,
                                              actor=actor)  # fmt: skip
@@ -251,6 +292,21 @@ def certificate_issue(
             out.write_bytes(acad.certificate_pdf(certificate["serial"]))
             certificate["pdf"] = str(out)
         emit(certificate)
+
+
+@certificate_app.command("revoke")
+def certificate_revoke(
+    cohort: str,
+    trainee: str,
+    reason: Annotated[str, typer.Option("--reason", help="Why (shown when the code is checked).")],
+    as_user: As = None,
+) -> None:
+    """Revoke a trainee's certificate: its code then fails verification, with the reason."""
+    with academy(as_user, "academy.teach") as (acad, actor):
+        check_instructor(acad, actor, cohort)
+        serial = acad.certificate_of(cohort, trainee)["serial"]
+        acad.revoke_certificate(serial, reason, actor=actor)
+        emit(acad.certificate_of(cohort, trainee))
 
 
 @certificate_app.command("verify")
@@ -265,3 +321,35 @@ def certificate_verify(code: str) -> None:
     emit(check.as_dict())
     if not check.valid:
         raise typer.Exit(1)
+
+
+# -- working on a sandbox -----------------------------------------------------------------------------------
+
+
+@app.command(
+    "run",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def run_in_sandbox(
+    ctx: typer.Context,
+    cohort: str,
+    trainee: str,
+    as_user: As = None,
+) -> None:
+    """Run a chainsleuth command on a trainee's sandbox: `chainsleuth academy run COHORT TRAINEE -- chain trace ...`.
+
+    Every CHAINSLEUTH_* variable of the environment is dropped and the sandbox's own data directory, database and
+    key are set, so the command cannot reach the platform's database even when CHAINSLEUTH_DATABASE_URL is set."""
+    from chainsleuth.academy.sandbox import sandbox_env
+
+    args = [a for a in ctx.args if a != "--"]
+    if not args:
+        raise InvalidInputError("name the chainsleuth command to run after --, e.g. -- chain trace ...")
+    with academy(as_user, "academy.learn") as (acad, actor):
+        check_self(actor, trainee)
+        place = acad.world(cohort, trainee)
+        if not place.ready or not (place.sandbox / "chainsleuth.toml").is_file():
+            raise InvalidInputError("this trainee's world is not generated yet", cohort=cohort, trainee=trainee)
+        env = sandbox_env(place)
+    completed = subprocess.run([sys.executable, "-m", "chainsleuth", *args], env=env, check=False)
+    raise typer.Exit(completed.returncode)

@@ -1,4 +1,5 @@
-"""``chainsleuth actions``: propose, approve, reject, list account actions, and expire those past their date.
+"""``chainsleuth actions``: propose, approve, reject, list (``--review-due``) and show account actions, and expire
+those past their date.
 
 ``expire-due`` is what a scheduler (cron, systemd timer) runs; the ledger guard also ignores expired freezes
 lazily, so a late run never keeps an account frozen past its expiry.
@@ -13,7 +14,7 @@ import typer
 
 from chainsleuth.cases import actions
 from chainsleuth.cli.cases_cmd import As, acting, emit, store_session, utc_if_naive
-from chainsleuth.privacy.policy import SystemActor
+from chainsleuth.privacy.policy import SystemActor, require
 
 app = typer.Typer(help="Account actions: freeze, unfreeze, seize, preserve (four-eyes).", no_args_is_help=True)
 Version = Annotated[int, typer.Option("--expected-version", "-v", help="The action version you read.")]
@@ -62,13 +63,24 @@ def reject(action_id: int, as_user: As, expected_version: Version, reason: str =
 @app.command("list")
 def list_actions(
     as_user: As, status: str | None = None, kind: str | None = None, account: str | None = None,
-    case: int | None = None, limit: int = 50,
+    customer: str | None = None, case: int | None = None,
+    review_due: bool = typer.Option(False, "--review-due", help="Only actions in force past their review date."),
+    limit: int = 50,
 ) -> None:  # fmt: skip
     """Actions, newest first."""
     with acting(as_user) as (session, who):
-        rows, total = actions.list_actions(session, who, status=status, kind=kind, account_id=account, case_id=case,
+        rows, total = actions.list_actions(session, who, status=status, kind=kind, account_id=account,
+                                           customer_id=customer, case_id=case, review_due=review_due,
                                            limit=limit)  # fmt: skip
         emit({"total": total, "items": [actions.action_view(row) for row in rows]})
+
+
+@app.command("show")
+def show(action_id: int, as_user: As) -> None:
+    """One action with its effective status, review flag and the legal holds on its customer."""
+    with acting(as_user) as (session, who):
+        require(who, "case.read")
+        emit(actions.action_detail(session, actions.get_action(session, action_id)))
 
 
 @app.command("expire-due")

@@ -1,9 +1,12 @@
-"""``chainsleuth cases``: list, show, open from alerts, annotate, move through the workflow, add evidence, and
-the goAML reports (``chainsleuth cases report draft|validate|approve|submit|ack|reject``).
+"""``chainsleuth cases``: list, show, open (from alerts or manually), assign, set deadlines, link, attach alerts,
+annotate, move through the workflow, add, retrieve and verify evidence, and the goAML reports
+(``chainsleuth cases report draft|validate|approve|submit|ack|reject|redraft``).
 
 Commands act as a platform user: ``--as USERNAME`` with the password from ``CHAINSLEUTH_PASSWORD`` or a
-prompt, checked by :func:`chainsleuth.store.users.authenticate`, so that the permission matrix, four-eyes and
-the audit log apply on the command line exactly as over HTTP. Output is JSON on stdout.
+prompt, checked by :func:`chainsleuth.store.users.authenticate`, and, for a user enrolled in two-factor
+authentication, the one-time code from ``CHAINSLEUTH_TOTP`` (scripts) or a prompt, so that the permission
+matrix, the second factor, four-eyes and the audit log apply on the command line exactly as over HTTP. A failed
+log-in is audited (``auth.cli_login_failed``). Output is JSON on stdout.
 """
 
 from __future__ import annotations
@@ -22,13 +25,17 @@ from sqlalchemy.orm import Session
 
 from chainsleuth.api.deps import Principal
 from chainsleuth.cases import evidence, service, views
+from chainsleuth.cases.common import sha256_hex
 from chainsleuth.cases.goaml import filing
 from chainsleuth.cases.goaml.validate import validate
 from chainsleuth.config import get_settings
+from chainsleuth.errors import AuthenticationError
+from chainsleuth.privacy import audit
+from chainsleuth.privacy.policy import SystemActor
 from chainsleuth.store.db import open_store, session_scope
 from chainsleuth.store.models.cases import StrReport
 from chainsleuth.store.models.users import Role
-from chainsleuth.store.users import authenticate
+from chainsleuth.store.users import authenticate, check_second_factor, needs_code_at_login, normalize_username
 
 app = typer.Typer(help="Cases: triage, workflow, notes, evidence and goAML reports.", no_args_is_help=True)
 evidence_app = typer.Typer(help="Evidence of a case.", no_args_is_help=True)
@@ -36,12 +43,23 @@ report_app = typer.Typer(help="goAML STR/SAR reports of a case.", no_args_is_hel
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(report_app, name="report")
 
-As = Annotated[str, typer.Option("--as", help="Act as this user (password: CHAINSLEUTH_PASSWORD or a prompt).")]
+As = Annotated[
+    str,
+    typer.Option(
+        "--as",
+        help="Act as this user (password: CHAINSLEUTH_PASSWORD or a prompt; one-time code of a user with 2FA: "
+        "CHAINSLEUTH_TOTP or a prompt).",
+    ),
+]
 Version = Annotated[int, typer.Option("--expected-version", "-v", help="The case version you read (see `show`).")]
 
 
 def _password() -> str:
     return os.environ.get("CHAINSLEUTH_PASSWORD") or str(typer.prompt("password", hide_input=True))
+
+
+def _one_time_code() -> str:
+    return os.environ.get("CHAINSLEUTH_TOTP") or str(typer.prompt("one-time code", err=True))
 
 
 @contextmanager
@@ -63,9 +81,18 @@ def store_session() -> Iterator[Session]:
 
 @contextmanager
 def acting(username: str) -> Iterator[tuple[Session, Principal]]:
-    """A session in one transaction and the authenticated user acting in it."""
-    with store_session() as session:
-        user = authenticate(session, username, _password())
+    """A session in one transaction and the authenticated user acting in it (password, then the one-time code
+    for a user enrolled in TOTP); a failed log-in is audited in a transaction of its own."""
+    with store_engine() as engine, session_scope(engine) as session:
+        try:
+            user = authenticate(session, username, _password())
+            if needs_code_at_login(user):
+                check_second_factor(user, _one_time_code())
+        except AuthenticationError as error:
+            name, reason = normalize_username(username)[:64], {"reason": error.message}
+            audit.record_independently(engine, SystemActor("cli-login"), "auth.cli_login_failed", "user", name,
+                                       details=reason)  # fmt: skip
+            raise
         yield session, Principal(username=user.username, display_name=user.display_name, role=Role(user.role),
                                  agency_id=user.agency_id)  # fmt: skip
 
@@ -73,6 +100,15 @@ def acting(username: str) -> Iterator[tuple[Session, Principal]]:
 def utc_if_naive(value: datetime | None) -> datetime | None:
     """A command-line time: UTC when it names no zone."""
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by the owner only (0600), whatever the umask: what leaves the
+    database here (report XML, evidence) is personal data."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(data)
 
 
 def emit(data: Any) -> None:
@@ -101,21 +137,75 @@ def show(case_id: int, as_user: As, timeline: bool = typer.Option(False, help="I
         emit(data)
 
 
+Due = Annotated[datetime | None, typer.Option("--due", help="Deadline (ISO, UTC if no zone).")]
+
+
 @app.command("create")
 def create(
     as_user: As,
     from_alert: Annotated[list[int] | None, typer.Option("--from-alert", help="Alert id (repeatable).")] = None,
     title: str | None = None, queue: str | None = None, priority: str = "medium",
+    description: Annotated[str, typer.Option(help="What the case is about.")] = "",
+    assignee: Annotated[str | None, typer.Option(help="Investigator (needs case.assign).")] = None,
+    due: Due = None,
 ) -> None:  # fmt: skip
     """Open a case from one or more alerts, or manually (with --title)."""
+    options: dict[str, Any] = {"queue": queue, "priority": priority, "description": description,
+                               "assignee": assignee, "due_at": utc_if_naive(due)}  # fmt: skip
     with acting(as_user) as (session, who):
         if from_alert:
-            case = service.create_from_alerts(session, who, from_alert, title=title, queue=queue, priority=priority)
+            case = service.create_from_alerts(session, who, from_alert, title=title, **options)
         else:
             if not title:
                 raise typer.BadParameter("a manual case needs --title")
-            case = service.create_case(session, who, title=title, queue=queue, priority=priority)
+            case = service.create_case(session, who, title=title, **options)
         emit(views.case_view(case))
+
+
+@app.command("assign")
+def assign(
+    case_id: int, as_user: As, expected_version: Version,
+    assignee: Annotated[str | None, typer.Option(help="Investigator; omit to unassign.")] = None,
+    queue: Annotated[str | None, typer.Option(help="Move to this queue too.")] = None,
+) -> None:  # fmt: skip
+    """Assign the case to an investigator and/or a queue (case.assign)."""
+    with acting(as_user) as (session, who):
+        emit(views.case_view(service.assign(session, who, case_id, expected_version, assignee=assignee, queue=queue)))
+
+
+@app.command("deadline")
+def deadline(
+    case_id: int, as_user: As, expected_version: Version, due: Due = None,
+    priority: Annotated[str | None, typer.Option(help="low, medium, high or critical.")] = None,
+) -> None:  # fmt: skip
+    """Set (or, without --due, clear) the deadline; optionally the priority."""
+    with acting(as_user) as (session, who):
+        case = service.set_deadline(session, who, case_id, expected_version, utc_if_naive(due), priority=priority)
+        emit(views.case_view(case))
+
+
+@app.command("link")
+def link(
+    case_id: int,
+    link_type: Annotated[str, typer.Argument(help="customer, account or address")],
+    target: Annotated[str, typer.Argument(help="Customer id, account id or address.")],
+    as_user: As, expected_version: Version,
+    chain: Annotated[str, typer.Option(help="The address's chain (addresses only).")] = "",
+) -> None:  # fmt: skip
+    """Link a customer, account or on-chain address to the case."""
+    with acting(as_user) as (session, who):
+        case = service.link(session, who, case_id, expected_version, link_type, target, chain=chain)
+        emit(views.case_detail(session, case))
+
+
+@app.command("attach-alerts")
+def attach_alerts(
+    case_id: int, as_user: As, expected_version: Version,
+    alert: Annotated[list[int], typer.Option("--alert", help="Alert id (repeatable).")],
+) -> None:  # fmt: skip
+    """Triage more alerts into the case."""
+    with acting(as_user) as (session, who):
+        emit(views.case_detail(session, service.attach_alerts(session, who, case_id, alert, expected_version)))
 
 
 @app.command("note")
@@ -168,6 +258,19 @@ def evidence_add(
         emit({**views.evidence_view(row), "content": None})
 
 
+@evidence_app.command("get")
+def evidence_get(
+    evidence_id: int, as_user: As,
+    out: Annotated[Path, typer.Option(help="Write the content here (created mode 0600).")],
+) -> None:  # fmt: skip
+    """Retrieve a piece of evidence (decrypted, hash-checked, audited) into a file readable by you only."""
+    with acting(as_user) as (session, who):
+        row, data = evidence.read_evidence(session, who, evidence_id)
+        write_private(out, data)
+        emit({**views.evidence_view(row), "content": None, "file": str(out),
+              "hash_ok": sha256_hex(data) == row.sha256})  # fmt: skip
+
+
 @evidence_app.command("verify")
 def evidence_verify(case_id: int, as_user: As) -> None:
     """Recompute every evidence hash; exit 1 if any piece was modified or is missing."""
@@ -190,7 +293,7 @@ def report_draft(
         report = filing.draft_report(session, who, case_id, reason=reason, action=action, event_ids=event,
                                      indicators=indicator)  # fmt: skip
         if out is not None:
-            out.write_text(report.xml, encoding="utf-8")
+            write_private(out, report.xml.encode("utf-8"))
         emit(filing.report_view(report))
 
 
@@ -223,10 +326,10 @@ def report_approve(report_id: int, as_user: As, expected_version: Version) -> No
 def report_submit(
     report_id: int, as_user: As, expected_version: Version, out: Path = typer.Option(..., help="XML file to write.")
 ) -> None:
-    """Mark the approved report as submitted and write its XML for upload to the FIU."""
+    """Mark the approved report as submitted and write its XML (mode 0600) for upload to the FIU."""
     with acting(as_user) as (session, who):
         report = filing.submit_report(session, who, report_id, expected_version)
-        out.write_text(report.xml, encoding="utf-8")
+        write_private(out, report.xml.encode("utf-8"))
         emit({**filing.report_view(report), "file": str(out)})
 
 

@@ -1,5 +1,10 @@
-"""``chainsleuth chain``: look into the columnar chain store (stats, an address, a transaction, read-only
-SQL)."""
+"""``chainsleuth chain``: the blockchain analytics group.
+
+This module holds the store inspection commands (stats, an address, a transaction, read-only SQL); the entry
+point mounts the tracing commands (``trace``, ``exposure``, ``path``: :mod:`.trace_cmd`) and the ``cluster``
+sub-group (:mod:`.cluster_cmd`, which also rates every cluster's exposure) on the same group, so its help
+describes all of them.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,14 @@ from chainsleuth.config import get_settings
 from chainsleuth.errors import NotFoundError
 from chainsleuth.store.chainstore import ChainStore
 
-app = typer.Typer(help="Inspect the chain store: statistics, addresses, transactions, SQL.", no_args_is_help=True)
+app = typer.Typer(
+    help=(
+        "Blockchain analytics over the chain store: trace funds (poison, haircut, FIFO), rate an address's or "
+        "cluster's exposure, search paths, cluster addresses (and rate every cluster: `cluster exposure`), and "
+        "inspect statistics, addresses, transactions and read-only SQL."
+    ),
+    no_args_is_help=True,
+)
 stdout = Console()
 
 StoreOption = typer.Option(None, "--store", help="Chain store directory (default: the configured chain_dir).")

@@ -19,14 +19,9 @@ from chainsleuth.chain.clustering.coinjoin import detect_coinjoins
 from chainsleuth.chain.clustering.deposit import DepositParams
 from chainsleuth.chain.clustering.engine import ClusterOptions, ClusterReport, Progress, cluster_chain
 from chainsleuth.chain.clustering.persist import ClusterStore
-from chainsleuth.chain.clustering.quality import (
-    address_ids,
-    evaluate_clusters,
-    link_precision,
-    tagpack_wallets,
-    true_owners,
-)
+from chainsleuth.chain.clustering.quality import address_ids, quality_report, tagpack_wallets
 from chainsleuth.chain.clustering.view import load_utxo_view
+from chainsleuth.cli import cluster_exposure
 from chainsleuth.cli.console import console, progress_bar
 from chainsleuth.config import get_settings
 from chainsleuth.errors import InvalidInputError, NotFoundError
@@ -35,12 +30,13 @@ from chainsleuth.store.chainstore import ChainStore, chain_spec
 app = typer.Typer(
     help=(
         "Cluster addresses into wallets: multi-input heuristic with CoinJoins excluded, optional "
-        "change-address heuristics, deposit addresses on Ethereum; stable cluster ids across ingests. "
-        "See docs/clustering.md."
+        "change-address heuristics, deposit addresses on Ethereum; stable cluster ids across ingests; the "
+        "exposure and risk tier of every cluster. See docs/clustering.md."
     ),
     no_args_is_help=True,
 )
 stdout = Console()
+app.command("exposure")(cluster_exposure.exposure)
 # The commands print the run's warnings themselves; without a handler, logging would print them a second time.
 logging.getLogger("chainsleuth.chain.clustering.engine").addHandler(logging.NullHandler())
 
@@ -157,6 +153,14 @@ def run(
         100_000, "--super-cluster-size", min=2, help="Warn when a merge makes a cluster larger than this."
     ),
     store_dir: Path | None = StoreOption,
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local (numpy, one machine) or spark (Apache Spark; needs the \\[spark] extra and Java 17+).",
+    ),
+    spark_master: str | None = typer.Option(
+        None, "--spark-master", help="Spark master URL for --engine spark (default: the spark_master setting)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Cluster a chain and store the address → cluster mapping (only new blocks when nothing else changed).
@@ -164,12 +168,14 @@ def run(
     Bitcoin: multi-input heuristic, CoinJoins excluded; add change links with --change. Ethereum: deposit
     addresses joined to the exchange wallets given by --hot-wallets or --tagpacks. Cluster ids are the
     smallest address id of each cluster and stay stable across runs; merges are logged, and a merge that
-    creates a super-cluster prints a warning.
+    creates a super-cluster prints a warning. With --engine spark the multi-input heuristic runs as a Spark
+    job over the store's Parquet parts and gives the same mapping (for chains that outgrow one machine).
     """
     store = _store(store_dir)
     options = _options(store, chain, change, min_confidence, hot_wallets, tagpacks, super_cluster_size)
-    with _stages(f"clustering {chain}") as update:
-        report = cluster_chain(store, chain, options, full=full, progress=update)
+    master = spark_master or get_settings().spark_master
+    with _stages(f"clustering {chain}", total=4 if engine == "local" else 8) as update:
+        report = cluster_chain(store, chain, options, full=full, progress=update, engine=engine, spark_master=master)
     if as_json:
         typer.echo(json.dumps(asdict(report), indent=2))
     else:
@@ -181,9 +187,14 @@ def show(
     address: str = typer.Argument(..., help="An address of the chain."),
     chain: str = ChainOption,
     members: int = typer.Option(20, "--members", min=0, help="How many member addresses to list."),
+    tags: bool = typer.Option(
+        True, "--tags/--no-tags", help="Add the attribution and conflicting tags from the tag database."
+    ),
     store_dir: Path | None = StoreOption,
 ) -> None:
-    """The cluster of one address: id, size, members, the merges that built it and the links behind it."""
+    """The cluster of one address: id, size, members, the merges that built it and the links behind it, and
+    its attribution: the label it is shown under and why, every member's tag with source and confidence, and
+    the conflicts between them (all kept; the same view as the HTTP cluster route)."""
     store = _store(store_dir)
     address_id = store.address_id(chain, address)
     if address_id is None:
@@ -212,7 +223,42 @@ def show(
         in_cluster = np.isin(links.column("address_id").to_numpy(), member_ids)
         kinds = [k for k, keep in zip(links.column("heuristic").to_pylist(), in_cluster.tolist(), strict=True) if keep]
         info["links_by_heuristic"] = {k: kinds.count(k) for k in sorted(set(kinds))}
+    if tags:
+        info.update(_attribution(store, chain, cluster, member_ids))
     typer.echo(json.dumps(info, indent=2))
+    if info.get("attribution"):
+        attribution = info["attribution"]
+        assert isinstance(attribution, dict)
+        console.print(f"shown as [bold]{attribution['label']}[/] ({attribution['category'] or 'no category'}): "
+                      f"{attribution['reason']}")  # fmt: skip
+        for conflict in attribution["conflicts"]:
+            console.print(f"[yellow]conflict:[/] {conflict}; all {len(attribution['tags'])} tags are kept")
+
+
+def _attribution(store: ChainStore, chain: str, cluster: int, member_ids: np.ndarray) -> dict[str, object]:
+    """The cluster's attribution from the tag database, exactly as ``GET /api/chain/.../cluster`` gives it:
+    the label shown and why, every tag of any member with its provenance, and the conflicts (kept, not merged).
+    Without a usable tag database the cluster is still shown, with the reason attribution is missing."""
+    from chainsleuth.api.investigate import attribution_dict
+    from chainsleuth.chain.attribution.clusters import resolve_to_clusters
+    from chainsleuth.chain.attribution.store import find_tags
+    from chainsleuth.errors import ChainsleuthError
+    from chainsleuth.store.db import open_store, session_scope
+
+    try:
+        engine = open_store(get_settings().resolved_database_url)
+    except ChainsleuthError as error:
+        return {"attribution": None, "attribution_unavailable": f"tag database: {error}"}
+    try:
+        with session_scope(engine) as session:
+            tags = [t for t in find_tags(session, network=chain) if t.address]
+    finally:
+        engine.dispose()
+    ids = address_ids(store, chain, [t.address or "" for t in tags])
+    members = set(np.asarray(member_ids).tolist())
+    mine = [t for t, i in zip(tags, ids.tolist(), strict=True) if i in members]
+    resolved = resolve_to_clusters(mine, lambda _: f"{chain}:{cluster}") if mine else {}
+    return {"attribution": attribution_dict(resolved.get(f"{chain}:{cluster}"))}
 
 
 @app.command("change")
@@ -272,44 +318,10 @@ def quality(
     every change heuristic's links, measured on the transactions where it fired.
     """
     store = _store(store_dir)
-    if not (world_dir / "ground_truth").is_dir():
-        raise NotFoundError("not a world directory (no ground_truth/)", path=str(world_dir))
     chains = chain or store.chains()
-    results: dict[str, dict[str, object]] = {}
-    for name in chains:
-        options = _options(
-            store,
-            name,
-            change if chain_spec(name).kind == "utxo" else None,
-            min_confidence,
-            None,
-            world_dir / "tagpacks" if chain_spec(name).kind == "account" else None,
-        )
-        with _stages(f"clustering {name}") as update:
-            report = cluster_chain(store, name, options, progress=update)
-        owner, _ = true_owners(store, name, world_dir)
-        cluster_of = ClusterStore(store.root, name).cluster_of()
-        entry: dict[str, object] = {
-            "clustering": evaluate_clusters(cluster_of, owner).as_dict(),
-            "singletons_baseline": evaluate_clusters(np.arange(len(owner)), owner).as_dict(),
-            "run": {"mode": report.mode, "counts": report.counts, "warnings": report.warnings},
-        }
-        if chain_spec(name).kind == "utxo":
-            view = load_utxo_view(store, name)
-            coinjoins = detect_coinjoins(view.in_tx, view.in_address, view.out_tx, view.out_address, view.out_value)
-            every = change_candidates(view, exclude_tx=coinjoins.flagged_tx_ids)
-            first = every.first_input[np.searchsorted(every.eligible_tx, every.tx_ids)]
-            entry["change_link_precision"] = {
-                h: dict(
-                    zip(
-                        ("links", "correct", "precision"),
-                        link_precision(every.address_id[every.heuristic == i], first[every.heuristic == i], owner),
-                        strict=True,
-                    )
-                )
-                for i, h in enumerate(HEURISTICS)
-            }
-        results[name] = entry
+    with _stages("clustering", total=4 * len(chains)) as update:
+        results = quality_report(store, world_dir, chains, change=change or (), min_confidence=min_confidence,
+                                 progress=update)  # fmt: skip
     if as_json:
         typer.echo(json.dumps(results, indent=2))
         return

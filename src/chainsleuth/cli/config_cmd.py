@@ -17,14 +17,31 @@ keys_app = typer.Typer(help="Create the secrets a non-demo deployment must have.
 
 @app.command("show")
 def show() -> None:
-    """Print the effective settings as JSON, secrets masked, and which secrets are still defaults."""
+    """Print the effective settings as JSON, secrets masked, and which secrets are still defaults or too weak.
+
+    The secret key and any password in the database URL are masked, so the output can be pasted into a ticket.
+    """
     settings = get_settings()
     data = settings.model_dump(mode="json")
     data["secret_key"] = "***"
-    data["resolved_database_url"] = settings.resolved_database_url
+    data["database_url"] = _mask_url(settings.database_url)
+    data["resolved_database_url"] = _mask_url(settings.resolved_database_url)
     data["resolved_key_file"] = str(settings.resolved_key_file)
     data["default_secrets_in_use"] = settings.uses_default_secrets()
     typer.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _mask_url(url: str | None) -> str | None:
+    """The URL with its password replaced by ***; a URL SQLAlchemy cannot parse is withheld entirely."""
+    if url is None:
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "*** (not a valid database URL)"
 
 
 @keys_app.command("init")

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from chainsleuth.cli.console import console
+from chainsleuth.cli.console import console, stage_bar
 from chainsleuth.monitor.evaluation.report import to_markdown, write_report
 
 app = typer.Typer(help="Measure detection quality (time-based splits, thresholds from validation data).")
@@ -51,11 +51,15 @@ def amlsim(
     from chainsleuth.monitor.evaluation.amlsim import amlsim_task, load_amlsim
     from chainsleuth.monitor.evaluation.gfp import gfp_account_features, snapml_available
 
-    task = amlsim_task(load_amlsim(directory, max_nodes=max_nodes, max_step=max_step), name=f"amlsim/{directory.name}")
-    extra = {}
-    if gfp and snapml_available():
-        extra["gfp"] = lambda e, t: gfp_account_features(e, t, task.config)
-    report = evaluate_accounts(task, seeds=_seeds(seeds), extra=extra)
+    with stage_bar("eval amlsim", 2) as step:
+        step("loading the sample")
+        task = amlsim_task(load_amlsim(directory, max_nodes=max_nodes, max_step=max_step),
+                           name=f"amlsim/{directory.name}")  # fmt: skip
+        extra = {}
+        if gfp and snapml_available():
+            extra["gfp"] = lambda e, t: gfp_account_features(e, t, task.config)
+        step(f"training and scoring every method over {seeds} seeds")
+        report = evaluate_accounts(task, seeds=_seeds(seeds), extra=extra)
     _emit(report, out, f"amlsim_{directory.name}")
 
 
@@ -76,7 +80,10 @@ def world(
     """
     from chainsleuth.monitor.evaluation.world import evaluate_world
 
-    _emit(evaluate_world(directory, seeds=_seeds(seeds)), out, "world")
+    with stage_bar("eval world", 1) as step:
+        step(f"features, rules and models over {seeds} seeds")
+        report = evaluate_world(directory, seeds=_seeds(seeds))
+    _emit(report, out, "world")
 
 
 @app.command("elliptic")
@@ -88,7 +95,12 @@ def elliptic(
     """The published Elliptic protocol: random forest, train steps 1-34, test 35-49 (illicit F1)."""
     from chainsleuth.monitor.evaluation.elliptic import evaluate_elliptic, load_elliptic
 
-    _emit(evaluate_elliptic(load_elliptic(directory), seeds=_seeds(seeds)), out, "elliptic")
+    with stage_bar("eval elliptic", 2) as step:
+        step("loading the data set")
+        data = load_elliptic(directory)
+        step(f"random forests over {seeds} seeds")
+        report = evaluate_elliptic(data, seeds=_seeds(seeds))
+    _emit(report, out, "elliptic")
 
 
 @app.command("amlworld")
@@ -101,4 +113,9 @@ def amlworld(
     from chainsleuth.monitor.evaluation.amlworld import evaluate_amlworld, find_amlworld_files, load_amlworld
 
     trans, patterns = find_amlworld_files(directory)
-    _emit(evaluate_amlworld(load_amlworld(trans, patterns), seeds=_seeds(seeds)), out, "amlworld")
+    with stage_bar("eval amlworld", 2) as step:
+        step(f"loading {trans.name}")
+        data = load_amlworld(trans, patterns)
+        step(f"edge models over {seeds} seeds")
+        report = evaluate_amlworld(data, seeds=_seeds(seeds))
+    _emit(report, out, "amlworld")

@@ -87,6 +87,11 @@ def _summary(reports: list[ChainIngestReport]) -> None:
         )
     stdout.print(table)
     for report in reports:
+        if report.internal_transfers or report.reward_traces:
+            stdout.print(
+                f"{report.chain}: {report.internal_transfers:,} internal transfers from traces "
+                f"({report.reward_traces:,} reward traces skipped)"
+            )
         if report.unresolved_inputs:
             stdout.print(
                 f"[yellow]{report.chain}: {report.unresolved_inputs:,} inputs spend outputs from before the export[/]"
@@ -132,10 +137,22 @@ def ethereum_etl(
     tokens: Path | None = typer.Option(
         None, "--tokens", exists=True, dir_okay=False, help="ethereum-etl tokens export."
     ),
+    traces: Path | None = typer.Option(
+        None,
+        "--traces",
+        exists=True,
+        dir_okay=False,
+        help="ethereum-etl traces export (.jsonl or .csv): ETH moved by contracts becomes 'internal' transfers.",
+    ),
     store_dir: Path | None = StoreOption,
     batch_size: int = BatchOption,
 ) -> None:
-    """Ingest an ethereum-etl export (token decimals from --tokens, else 18 with a warning)."""
+    """Ingest an ethereum-etl export (token decimals from --tokens, else 18 with a warning).
+
+    Without --traces only top-level ETH transfers and token logs are stored, so value a contract forwards
+    (a multisig paying out, a mixer's withdrawal) is invisible to tracing; pass the traces export to add
+    those internal transfers (failed, reverted, delegate and static calls are skipped).
+    """
     with chain_progress() as update:
         report = ingest_ethereum_etl(
             blocks,
@@ -143,6 +160,7 @@ def ethereum_etl(
             token_transfers,
             chain_store(store_dir),
             tokens_path=tokens,
+            traces_path=traces,
             batch_size=batch_size,
             progress=update,
         )

@@ -7,8 +7,7 @@ import sys
 import typer
 
 from chainsleuth import __version__
-from chainsleuth.cli.console import console
-from chainsleuth.cli.errors import exit_code_for
+from chainsleuth.cli.errors import exit_code_for, print_error
 from chainsleuth.errors import ChainsleuthError
 
 app = typer.Typer(
@@ -41,6 +40,7 @@ def _register_groups() -> None:
         store_cmd,
         tags_cmd,
         trace_cmd,
+        users_cmd,
         world_cmd,
     )
 
@@ -62,6 +62,7 @@ def _register_groups() -> None:
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(config_cmd.keys_app, name="keys")
     app.add_typer(academy_cmd.app, name="academy")
+    app.add_typer(users_cmd.app, name="users")
     app.command("serve")(serve_cmd.serve)
     app.command("demo")(serve_cmd.demo)
 
@@ -83,5 +84,5 @@ def main() -> None:
     try:
         app()
     except ChainsleuthError as error:
-        console.print(f"[bold red]error:[/] {error}")
+        print_error(error)
         sys.exit(exit_code_for(error))

@@ -21,7 +21,9 @@ from rich.table import Table
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from chainsleuth.cli.console import stage_bar
 from chainsleuth.config import get_settings
+from chainsleuth.errors import NotFoundError
 from chainsleuth.monitor.rules.loader import load_rules
 from chainsleuth.monitor.rules.model import RuleSet
 from chainsleuth.store.db import open_store, session_scope
@@ -79,8 +81,7 @@ def rules_show(rule_id: str, rules: RulePaths = None, sql: bool = typer.Option(F
     try:
         rule = _rules(rules).get(rule_id)
     except KeyError:
-        stdout.print(f"[red]no rule {rule_id!r}[/]")
-        raise typer.Exit(1) from None
+        raise NotFoundError(f"no rule {rule_id!r} (see `chainsleuth monitor rules list`)", rule=rule_id) from None
     stdout.print_json(json.dumps(rule.definition(), default=str))
     if sql:
         from chainsleuth.monitor.engine.batch import rule_sql
@@ -124,15 +125,22 @@ def run(
     from chainsleuth.monitor.service import run_rules_over_store
     from chainsleuth.store.chainstore import ChainStore
 
-    ruleset = _rules(rules)
-    # Indirect exposure (issue 4): the configured chain store, when one was ingested.
-    chain_dir = get_settings().chain_dir
-    chain_store = ChainStore(chain_dir) if Path(chain_dir).is_dir() else None
-    with _store() as engine, session_scope(engine) as session:
-        result = run_rules_over_store(
-            engine, session, ruleset, streaming=not batch, dry_run=dry_run, chain_store=chain_store,
-            exposure_hops=exposure_hops, exposure_min_share=exposure_min_share,
-        )  # fmt: skip
+    model_lines: list[str] = []
+    with stage_bar("monitor run", 3 if model is not None else 2) as step:
+        step("loading the rules")
+        ruleset = _rules(rules)
+        # Indirect exposure (issue 4): the configured chain store, when one was ingested.
+        chain_dir = get_settings().chain_dir
+        chain_store = ChainStore(chain_dir) if Path(chain_dir).is_dir() else None
+        step(f"evaluating {len(ruleset)} rules over the ledger ({'batch' if batch else 'streaming'})")
+        with _store() as engine, session_scope(engine) as session:
+            result = run_rules_over_store(
+                engine, session, ruleset, streaming=not batch, dry_run=dry_run, chain_store=chain_store,
+                exposure_hops=exposure_hops, exposure_min_share=exposure_min_share,
+            )  # fmt: skip
+        if model is not None and result.stored is not None:
+            step("streaming the ledger through the model")
+            model_lines = _stream_model(model, labels, dry_run)
     if result.stored is None:
         stdout.print(f"{result.hits} hits, {result.alerts} alerts, {result.shadow_hits} shadow hits")
         return
@@ -140,11 +148,12 @@ def run(
         f"{result.hits} hits: {result.stored.created} alerts created, {result.stored.updated} updated, "
         f"{result.stored.shadow_hits} shadow hits recorded"
     )
-    if model is not None:
-        _stream_model(model, labels, dry_run)
+    for line in model_lines:
+        stdout.print(line)
 
 
-def _stream_model(model_dir: Path, labels_path: Path | None, dry_run: bool) -> None:
+def _stream_model(model_dir: Path, labels_path: Path | None, dry_run: bool) -> list[str]:
+    """Run the detector over the ledger as a stream; returns the lines to print once the progress bar is gone."""
     from chainsleuth.monitor.engine.batch import store_events
     from chainsleuth.monitor.models.detector import load_detector
     from chainsleuth.monitor.models.ledger import read_labels
@@ -161,9 +170,9 @@ def _stream_model(model_dir: Path, labels_path: Path | None, dry_run: bool) -> N
         detector = StreamingDetector(detector_model, customers, flagged)
         transfers, candidates = stream_ledger(detector, store_events(engine))
         alerted = len({c.customer_id for c in candidates})
-        stdout.print(f"model: {transfers:,} transfers streamed, {alerted:,} customers at or above its threshold")
+        lines = [f"model: {transfers:,} transfers streamed, {alerted:,} customers at or above its threshold"]
         if dry_run:
-            return
+            return lines
         rule = model_rule(detector_model)
         with session_scope(engine) as session:
             report = store_model_alerts(session, candidates, rule)
@@ -171,7 +180,7 @@ def _stream_model(model_dir: Path, labels_path: Path | None, dry_run: bool) -> N
                          details={"model_id": detector_model.metadata.get("model_id"), "streaming": True,
                                   "transfers": transfers, "customers_alerted": alerted, "created": report.created,
                                   "updated": report.updated})  # fmt: skip
-    stdout.print(f"model: {report.created} alerts created, {report.updated} updated")
+    return [*lines, f"model: {report.created} alerts created, {report.updated} updated"]
 
 
 @app.command("backtest")
@@ -329,12 +338,16 @@ def model_train(
     if labels_path is None:
         raise typer.BadParameter("training on the store needs --labels (the confirmed cases)", param_hint="--labels")
     cut = _seconds(until, "--until")
-    graph = _ledger(world)
-    policy = ThresholdPolicy("budget", budget) if budget is not None else ThresholdPolicy()
-    config = TrainConfig(num_boost_round=rounds, threshold=policy)
-    onset = graph.onset(read_labels(labels_path))
-    model = train_detector(graph.edges, onset, graph.eligible, out, train_config=config, seed=seed, name=name,
-                           until=cut)  # fmt: skip
+    with stage_bar("model train", 3) as step:
+        step("reading the ledger")
+        graph = _ledger(world)
+        policy = ThresholdPolicy("budget", budget) if budget is not None else ThresholdPolicy()
+        config = TrainConfig(num_boost_round=rounds, threshold=policy)
+        step("reading the labels")
+        onset = graph.onset(read_labels(labels_path))
+        step(f"computing features and boosting up to {rounds} rounds")
+        model = train_detector(graph.edges, onset, graph.eligible, out, train_config=config, seed=seed, name=name,
+                               until=cut)  # fmt: skip
     meta = model.metadata
     if world is None:
         with _store() as engine, session_scope(engine) as session:
@@ -407,9 +420,14 @@ def model_score(
     cut = _seconds(known_until, "--known-until")
     if cut is None and ground_truth:
         cut = training_end(model)
-    graph = _ledger(world)
-    labelled = read_labels(labels_path) if labels_path is not None else None
-    result = score_ledger(graph, model, at=_seconds(at, "--at"), labels=labelled, known_until=cut, top_k=reasons)
+    with stage_bar("model score", 3) as step:
+        step("reading the ledger")
+        graph = _ledger(world)
+        step("reading the labels")
+        labelled = read_labels(labels_path) if labels_path is not None else None
+        step("computing features and scoring every customer")
+        result = score_ledger(graph, model, at=_seconds(at, "--at"), labels=labelled, known_until=cut,
+                              top_k=reasons)  # fmt: skip
     when = from_micros(result.at * 1_000_000).isoformat()
     table = Table(title=f"{rule.id}: {len(result.candidates)} of {result.scored} customers at or above "
                         f"{model.threshold:.4g} as of {when}")  # fmt: skip

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from typing import Annotated
 
-import pyotp
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -20,14 +20,13 @@ from sqlalchemy import Engine
 
 from chainsleuth.cli.cases_cmd import store_engine
 from chainsleuth.cli.console import console, progress_bar
-from chainsleuth.errors import AuthenticationError
 from chainsleuth.privacy import audit, rotation
 from chainsleuth.privacy.fields import find_customers, reindex
 from chainsleuth.privacy.policy import SystemActor, UserActor, require
 from chainsleuth.privacy.reveal import MIN_FREE_TEXT, PURPOSES, REVEALABLE_FIELDS, pseudonymise, reveal
 from chainsleuth.store.db import session_scope
 from chainsleuth.store.models.users import Role
-from chainsleuth.store.users import authenticate
+from chainsleuth.store.users import authenticate, check_second_factor, needs_code_at_login
 
 app = typer.Typer(
     help=(
@@ -45,7 +44,8 @@ def _operator() -> SystemActor:
 
 
 def login(engine: Engine, username: str) -> UserActor:
-    """Authenticate ``username`` interactively (password, then one-time code if the user has 2FA).
+    """Authenticate ``username`` interactively (password, then the one-time code, ``CHAINSLEUTH_TOTP`` or a prompt,
+    if the user has 2FA: the same rule as :func:`chainsleuth.cli.cases_cmd.acting`).
 
     In a transaction of its own (a password-hash upgrade commits here), so that the command's own
     transaction has written nothing when a refusal must be audited separately.
@@ -53,10 +53,8 @@ def login(engine: Engine, username: str) -> UserActor:
     password = typer.prompt("password", hide_input=True, err=True)
     with session_scope(engine) as session:
         user = authenticate(session, username, password)
-        if user.totp_secret:
-            code = typer.prompt("one-time code", err=True)
-            if not pyotp.TOTP(user.totp_secret).verify(code.strip(), valid_window=1):
-                raise AuthenticationError("invalid one-time code")
+        if needs_code_at_login(user):
+            check_second_factor(user, os.environ.get("CHAINSLEUTH_TOTP") or typer.prompt("one-time code", err=True))
         return UserActor(username=user.username, role=Role(user.role), agency_id=user.agency_id)
 
 

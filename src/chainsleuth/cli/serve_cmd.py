@@ -14,12 +14,12 @@ from chainsleuth.config import Settings, get_settings, make_settings
 
 
 def _run_server(settings: Settings, world_dir: Path | None = None) -> None:
+    settings.check_safe_for_service()  # before importing the web stack: refuse fast and without side effects
     import uvicorn
 
     from chainsleuth.api.app import create_app
     from chainsleuth.api.docs_page import check_assets
 
-    settings.check_safe_for_service()
     check_assets()
     app = create_app(settings, world_dir=world_dir)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", proxy_headers=False)
@@ -31,13 +31,17 @@ def serve(
 ) -> None:
     """Serve the HTTP API and pages on the configured stores.
 
-    Outside demo mode this refuses to start while the secret key is the shipped default or the encryption key file
-    is missing: create them with `chainsleuth keys secret` and `chainsleuth keys init`.
+    Refuses to start (exit 78) while the secret key is the public default or shorter than 32 characters, or the
+    encryption key file is missing: create them with `chainsleuth keys secret` and `chainsleuth keys init`.
+    With CHAINSLEUTH_DEMO=1 and no secret set, it uses the demo's generated secret of the data directory, and then
+    only on a loopback host.
     """
     settings = get_settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     if overrides:
         settings = settings.model_copy(update=overrides)
+    if settings.demo:
+        settings = settings.with_demo_secret()
     _run_server(settings)
 
 
@@ -49,15 +53,27 @@ def demo(
     data_dir: Annotated[
         Path, typer.Option(help="Where the demo keeps its world, database, chain store and keys.")
     ] = Path("var/demo"),
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Interface to listen on. A non-loopback one (e.g. 0.0.0.0) needs an explicit CHAINSLEUTH_SECRET_KEY."
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
     regenerate: Annotated[bool, typer.Option(help="Throw away the demo data and start again.")] = False,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Prepare everything, print the summary, exit.")] = False,
 ) -> None:
     """Generate a world, load and analyse it, and serve it on localhost with seeded users (demo mode).
 
+    The analysis covers attribution, clustering, monitoring with the rule library and the trained detector; then
+    a worked story is seeded so that every page has something to show: the seed's phone-theft case with its
+    trace, a freeze awaiting a second approver, a police request in the queue, a rule in shadow mode with hits
+    and a stored backtest.
+
     Everything lives under --data-dir (default ./var/demo), on the embedded SQLite database unless
-    CHAINSLEUTH_DATABASE_URL says otherwise. Running it again reuses what is already there.
+    CHAINSLEUTH_DATABASE_URL says otherwise. Running it again reuses what is already there. Unless
+    CHAINSLEUTH_SECRET_KEY is set, the server signs sessions and tokens with a random secret generated once for the
+    data directory (keys/demo-secret), and then it listens on loopback only.
     """
     from chainsleuth.api.docs_page import check_assets
     from chainsleuth.demo import prepare_demo
@@ -69,7 +85,8 @@ def demo(
         host=host,
         port=port,
         database_url=os.environ.get("CHAINSLEUTH_DATABASE_URL") or None,
-    )
+    ).with_demo_secret()
+    settings.check_safe_for_service(require_key_file=False)  # the demo creates the key file itself
     with progress_bar() as progress:
         report = prepare_demo(settings, size=size, seed=seed, regenerate=regenerate, progress=progress)
 

@@ -25,6 +25,7 @@ from chainsleuth.chain.attribution.clusters import attribute_cluster
 from chainsleuth.chain.attribution.store import (
     ImportReport,
     add_tag,
+    export_actorpack,
     export_tagpack,
     import_actorpack,
     import_ofac,
@@ -37,6 +38,7 @@ from chainsleuth.chain.attribution.tagpack import ParsedTagPack, parse_tagpack
 from chainsleuth.chain.attribution.taxonomy import get_taxonomy
 from chainsleuth.cli.console import console, progress_bar
 from chainsleuth.config import get_settings
+from chainsleuth.errors import NotFoundError
 from chainsleuth.store.db import open_store, session_scope
 
 app = typer.Typer(
@@ -193,8 +195,7 @@ def show(
         typer.echo(json.dumps([{**tag.__dict__} for tag in tags], indent=2, default=str))
         return
     if not tags:
-        console.print(f"no tags on {address} ({network})")
-        raise typer.Exit(1)
+        raise NotFoundError("no tags on this address", address=address, network=network)
     stdout.print(f"[bold]{address}[/] on {tags[0].network}: {len(tags)} tag(s), most trusted first")
     for number, tag in enumerate(tags, start=1):
         kinds = ", ".join(
@@ -218,14 +219,27 @@ def show(
 
 @app.command("export")
 def export(
-    out: Path = typer.Option(..., "--out", "-o", help="TagPack YAML file to write."),
+    out: Path = typer.Option(..., "--out", "-o", help="TagPack (or, with --actors, *actorpack.yaml) file to write."),
+    actors: bool = typer.Option(
+        False, "--actors", help="Export the store's actors as an ActorPack instead of tags (--category filters)."
+    ),
     origin: str | None = typer.Option(None, "--origin", help="Only tags from: tagpack, ofac or analyst."),
     network: str | None = typer.Option(None, "--network", "-n", help="Only tags on this network."),
     category: str | None = typer.Option(None, "--category", help="Only tags with this category or abuse."),
     title: str | None = typer.Option(None, "--title", help="Title of the pack."),
     creator: str | None = typer.Option(None, "--creator", help="Creator of the pack (default: the tags' creator)."),
 ) -> None:
-    """Export tags as a GraphSense TagPack (schema-valid; re-importable here and by GraphSense)."""
+    """Export tags as a GraphSense TagPack, or with --actors the actors as an ActorPack.
+
+    Both are schema-valid and re-importable here and by GraphSense; export the actors next to the tags so that
+    every tag's actor id resolves at the recipient.
+    """
+    if actors:
+        with _session() as session:
+            path, count = export_actorpack(session, out, title=title, creator=creator or "chainsleuth export",
+                                           category=category)  # fmt: skip
+        console.print(f"{count:,} actors written to {path}")
+        return
     with _session() as session:
         path, count = export_tagpack(
             session, out, origin=origin, network=network, category=category, title=title, creator=creator

@@ -158,19 +158,25 @@ def _print_trace(result: TraceResult, paths: int) -> None:
             t.asset,
             f"{t.share:.2%}",
             f"{t.amount_usd:,.0f}" if t.amount_usd is not None else "",
-            str(len(t.paths[0].hops)) if t.paths else "",
+            str(t.paths[0].hop_count) if t.paths else "",
         )
     stdout.print(table)
     stdout.print("shares by reason: " + ", ".join(f"{k} {v:.2%}" for k, v in sorted(result.shares.items())))
     for t in result.terminals[:paths]:
         for path in t.paths[:1]:
             stdout.print(f"\n[bold]evidence → {t.entity}[/bold] ({t.label or t.reason})")
-            for i, hop in enumerate(path.hops, 1):
+            for hop in path.hops:
                 memo = f"  bridge memo {hop.bridge_memo}" if hop.bridge_memo else ""
                 stdout.print(
-                    f"  {i}. {_when(hop.timestamp)} {hop.chain} {hop.tx_hash}  {hop.from_address or '(inputs)'} → "
+                    f"  {_hop_label(hop.hop)} {_when(hop.timestamp)} {hop.chain} {hop.tx_hash}  "
+                    f"{hop.from_address or '(inputs)'} → "
                     f"{hop.to_address}  {hop.value:,.8g} {hop.asset}, taint {hop.taint:,.8g}{memo}"
                 )
+
+
+def _hop_label(hop: int) -> str:
+    """``1.``, ``2.``... for counted hops; ``src`` for the source's own leg (e.g. the output that funded it)."""
+    return f"{hop}." if hop > 0 else "src"
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -196,7 +202,13 @@ def trace_cmd(
         "-p",
         help="poison (any taint taints everything after), haircut (pro rata) or fifo (first in, first out).",
     ),
-    hops: int = typer.Option(5, "--hops", min=1, help="Maximum transactions to follow."),
+    hops: int = typer.Option(
+        5,
+        "--hops",
+        min=1,
+        help="Maximum transactions to follow after the source. The output that funded a bitcoin address (or "
+        "the transaction traced backward) is shown as hop 'src' and not counted.",
+    ),
     since: str | None = typer.Option(None, "--since", help="Ignore movements before this (ISO date/time or unix)."),
     until: str | None = typer.Option(None, "--until", help="Ignore movements after this (ISO date/time or unix)."),
     min_value: float = typer.Option(0.0, "--min-value", help="Drop tainted amounts below this (coins of the asset)."),
@@ -250,7 +262,27 @@ def trace_cmd(
     _print_trace(result, show_paths)
 
 
+def _cluster_members(ctx: Context, chain: str, text: str) -> list[int]:
+    """The members of ``cluster:<id>`` (a cluster id is the smallest address id of its members)."""
+    number = text.strip().removeprefix("cluster:")
+    if not number.isdigit():
+        raise InvalidInputError("a cluster is written cluster:<id>", value=text)
+    array = ctx.clusters.get(chain)
+    if array is None:
+        raise NotFoundError("no clustering for this chain: run `chainsleuth chain cluster run` first", chain=chain)
+    cluster_id = int(number)
+    if not 0 <= cluster_id < len(array) or int(array[cluster_id]) != cluster_id:
+        raise NotFoundError(
+            "no such cluster (a cluster id is the smallest address id of its members)",
+            chain=chain,
+            cluster_id=cluster_id,
+        )
+    return [int(a) for a in (array == cluster_id).nonzero()[0].tolist()]
+
+
 def _entity_addresses(ctx: Context, chain: str, address: str, cluster: bool) -> list[int]:
+    if address.strip().startswith("cluster:"):
+        return _cluster_members(ctx, chain, address)
     local = ctx.store.address_id(chain, address)
     if local is None:
         raise NotFoundError("address not in the chain store", chain=chain, address=address)
@@ -327,13 +359,19 @@ def exposure_cmd(
 @app.command("path")
 @_reflow
 def path_cmd(
-    source: str = typer.Argument(..., help="From this address."),
-    target: str = typer.Argument(..., help="To this address."),
+    source: str = typer.Argument(..., help="From this address, or from every address of cluster:<id>."),
+    target: str = typer.Argument(..., help="To this address, or to any address of cluster:<id>."),
     chain: str = ChainOption,
     to_chain: str | None = typer.Option(
         None, "--to-chain", help="Chain of TARGET when it differs (across the bridge)."
     ),
-    max_depth: int = typer.Option(6, "--max-depth", help="Maximum transactions on a path."),
+    max_depth: int = typer.Option(
+        6,
+        "--max-depth",
+        min=1,
+        help="Maximum transactions on a path (the output that funded a bitcoin source is shown as 'src' and "
+        "not counted, as in a trace).",
+    ),
     max_degree: int = typer.Option(1000, "--max-degree", help="Never route through nodes with more edges than this."),
     max_paths: int = typer.Option(3, "--max-paths", help="Paths returned."),
     cluster: bool = typer.Option(False, "--cluster", help="Search between the two addresses' whole clusters."),
@@ -342,17 +380,25 @@ def path_cmd(
 ) -> None:
     """Shortest transaction paths from one address (or cluster) to another, each hop as evidence.
 
+    SOURCE and TARGET are addresses or cluster:<id> (the id `chainsleuth chain cluster` shows: the smallest
+    address id of the cluster); --cluster widens plain addresses to their whole clusters.
+
     A bidirectional breadth-first search; hubs above --max-degree are skipped and listed, so a "no path"
     answer says whether pruning could have hidden one.
     """
     store = ChainStore(store_dir if store_dir is not None else get_settings().chain_dir)
     with console.status("loading the flow graph"):
         graph = load_flow_graph(store)
-    clusters = cluster_arrays(store.root, store.chains()) if cluster else {}
+    wants_clusters = cluster or any(x.strip().startswith("cluster:") for x in (source, target))
+    clusters = cluster_arrays(store.root, store.chains()) if wants_clusters else {}
     ctx = Context(store, graph, StopSet.build([]), StopSet.build([]), None, [], clusters)
     ends: list[list[int]] = []
     for address, name in ((source, chain), (target, to_chain or chain)):
-        offset = next(seg.address_offset for seg in graph.segments if seg.chain == name)
+        offset = next((seg.address_offset for seg in graph.segments if seg.chain == name), None)
+        if offset is None:
+            raise InvalidInputError(
+                "chain not in the chain store", chain=name, known=", ".join(sorted({s.chain for s in graph.segments}))
+            )
         ends.append([offset + a for a in _entity_addresses(ctx, name, address, cluster)])
     result = find_paths(
         graph,
@@ -373,11 +419,12 @@ def _print_paths(found: bool, paths: Sequence[Any], skipped: list[str], notes: l
     if not found:
         stdout.print("no path found: " + "; ".join(notes))
     for n, path in enumerate(paths, 1):
-        table = Table(title=f"path {n}: {len(path.hops)} hops")
-        for column in ("time", "chain", "tx", "from", "to", "value", "asset", "bridge memo"):
+        table = Table(title=f"path {n}: {path.hop_count} hops")
+        for column in ("hop", "time", "chain", "tx", "from", "to", "value", "asset", "bridge memo"):
             table.add_column(column)
         for hop in path.hops:
             table.add_row(
+                _hop_label(hop.hop),
                 _when(hop.timestamp),
                 hop.chain,
                 hop.tx_hash,

@@ -40,7 +40,12 @@ def generate(
     customers: int | None = typer.Option(
         None, "--customers", help="Override the number of ordinary customers (default: transfers / 25)."
     ),
-    force: bool = typer.Option(False, "--force", help="Replace the contents of a non-empty output directory."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace an earlier world in OUT. Refused (nothing deleted) unless OUT holds a world's "
+        "manifest.json and only the files that world wrote.",
+    ),
 ) -> None:
     """Generate a deterministic world into OUT (layout and formats: docs/export-formats.md)."""
     from chainsleuth.world import WorldConfig, generate_world
@@ -78,19 +83,28 @@ def summary(
 def verify(
     directory: Path = typer.Argument(..., help="A directory written by `chainsleuth world generate`."),
 ) -> None:
-    """Replay the chains and the ledger of a world and check its invariants (exit code 65 if one fails).
+    """Check a world: file hashes against manifest.json, both chains and the ledger replayed, ground truth,
+    label files and TagPacks against each other.
 
-    Meant for worlds up to about a million transfers: it holds every unspent output in memory.
+    Exit code 65 if an invariant fails or a file cannot be parsed (the message names the file and line), 66 if a
+    file is missing. It holds every unspent bitcoin output, balance and ledger event in memory, so it is meant for
+    worlds up to about the 1m preset; a progress bar shows the stage it is in.
     """
     from chainsleuth.errors import MalformedFileError
     from chainsleuth.world.verify import verify_world
 
-    report = verify_world(directory)
+    with progress_bar() as bar:
+        task = bar.add_task("verifying", total=None)
+
+        def progress(done: int, total: int, stage: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"verify: {stage}")
+
+        report = verify_world(directory, progress)
     for name, count in report.checked.items():
         console.print(f"checked {count:,} {name.replace('_', ' ')}")
     if not report.ok:
         for problem in report.problems[:50]:
-            console.print(f"[red]✗[/] {problem}")
+            console.print(f"[red]✗[/] {problem}", markup=True, highlight=False)
         raise MalformedFileError(f"{len(report.problems)} invariant violations", path=str(directory))
     console.print("[green]all invariants hold[/]")
 

@@ -29,6 +29,7 @@ from chainsleuth.ingest.etl_common import (
     BTC_BLOCK_FIELDS,
     BTC_TX_FIELDS,
     ETH_BLOCK_FIELDS,
+    ETH_RECEIPT_FIELDS,
     ETH_TOKEN_FIELDS,
     ETH_TOKEN_TRANSFER_FIELDS,
     ETH_TRACE_FIELDS,
@@ -48,6 +49,7 @@ from chainsleuth.ingest.etl_read import (
     fail_at_row,
     file_format,
 )
+from chainsleuth.ingest.etl_receipts import merge_receipts
 from chainsleuth.store.chainstore import ChainStore, ChainWriter
 
 Int64Array = npt.NDArray[np.int64]
@@ -223,12 +225,14 @@ def ingest_ethereum_etl(
     *,
     tokens_path: Path | None = None,
     traces_path: Path | None = None,
+    receipts_path: Path | None = None,
     chain: str = "ethereum",
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
 ) -> ChainIngestReport:
-    """Ingest an ethereum-etl export (blocks, transactions, optional token_transfers, tokens and traces; JSONL
-    or CSV). Traces add the ``internal`` transfers (ETH moved by contracts, see :mod:`.etl_traces`).
+    """Ingest an ethereum-etl export (blocks, transactions, optional token_transfers, tokens, traces and
+    receipts; JSONL or CSV). Traces add the ``internal`` transfers (ETH moved by contracts, see
+    :mod:`.etl_traces`); receipts give each transaction its status and gas used (:mod:`.etl_receipts`).
     """
     catalog = read_token_catalog(tokens_path)
     blocks = BlockOrderedStream(RecordStream(Path(blocks_path), ETH_BLOCK_FIELDS), "number")
@@ -243,6 +247,11 @@ def ingest_ethereum_etl(
         if traces_path is not None
         else None
     )
+    receipts = (
+        BlockOrderedStream(RecordStream(Path(receipts_path), ETH_RECEIPT_FIELDS), "block_number")
+        if receipts_path is not None
+        else None
+    )
     no_transfers = arrow_schema(ETH_TOKEN_TRANSFER_FIELDS).append(pa.field(ROW, pa.int64())).empty_table()
 
     def build(
@@ -250,10 +259,13 @@ def ingest_ethereum_etl(
     ) -> tuple[dict[str, pa.Table], tuple[UInt64Array, UInt64Array, Int64Array] | None]:
         batch_transfers = transfers.take_through(last) if transfers is not None else no_transfers
         streams = (blocks, txs, transfers if transfers is not None else txs)
+        batch_txs = txs.take_through(last)
+        if receipts is not None:
+            batch_txs = merge_receipts(batch_txs, receipts.take_through(last), receipts)
         tables = ethereum_batch(
             writer,
             batch_blocks,
-            txs.take_through(last),
+            batch_txs,
             batch_transfers,
             streams,
             catalog,
@@ -263,8 +275,9 @@ def ingest_ethereum_etl(
         )
         return tables, None
 
-    files = [Path(p) for p in (blocks_path, transactions_path, token_transfers_path, traces_path) if p is not None]
-    children = [stream for stream in (txs, transfers, traces) if stream is not None]
+    paths = (blocks_path, transactions_path, token_transfers_path, traces_path, receipts_path)
+    files = [Path(p) for p in paths if p is not None]
+    children = [stream for stream in (txs, transfers, traces, receipts) if stream is not None]
     return _run(store, chain, files, blocks, children, build, batch_size, progress)
 
 
@@ -293,7 +306,8 @@ def ingest_world_chains(
     """Ingest the ``bitcoin/`` and ``ethereum/`` exports of a generated world directory (JSONL or CSV).
 
     An optional ``ethereum/tokens.jsonl|csv`` (ethereum-etl ``export_tokens``) gives token symbols and
-    decimals; an optional ``ethereum/traces.jsonl|csv`` (``export_traces``) adds the internal transfers.
+    decimals; an optional ``ethereum/traces.jsonl|csv`` (``export_traces``) adds the internal transfers; an
+    optional ``ethereum/receipts.jsonl|csv`` (``export_receipts_and_logs``) gives transaction status and gas.
     """
     world = Path(world_dir)
     if not world.is_dir():
@@ -318,6 +332,7 @@ def ingest_world_chains(
             store,
             tokens_path=_find(ethereum, "tokens"),
             traces_path=_find(ethereum, "traces"),
+            receipts_path=_find(ethereum, "receipts"),
             batch_size=batch_size,
             progress=progress,
         )

@@ -94,6 +94,14 @@ ETH_TRACE_FIELDS = (
     Field("status", "int", required=False),
     Field("block_number", "int"),
 )
+#: ethereum-etl ``export_receipts``: plain ethereum-etl keeps a transaction's outcome here, not in
+#: ``transactions.csv`` (only enriched exports carry ``receipt_status`` there).
+ETH_RECEIPT_FIELDS = (
+    Field("transaction_hash", "str"),
+    Field("block_number", "int"),
+    Field("status", "int", required=False),
+    Field("gas_used", "int", required=False),
+)
 ETH_TOKEN_FIELDS = (
     Field("address", "str"),
     Field("symbol", "str", required=False),

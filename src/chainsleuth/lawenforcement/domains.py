@@ -68,6 +68,16 @@ def split_email(email: str) -> tuple[str, str]:
     return local, normalise_domain(domain)
 
 
+def normalise_address(email: str) -> str:
+    """The address as stored and checked: NFKC over the whole text, the domain as :func:`normalise_domain` makes it.
+
+    Compatibility characters must not survive into storage: ``a@police\u2024gov`` (ONE DOT LEADER) is checked as
+    ``police.gov`` and so must be kept as ``a@police.gov``, or the stored address is not the one that was checked.
+    """
+    local, domain = split_email(unicodedata.normalize("NFKC", email))
+    return f"{local}@{domain}"
+
+
 def skeleton(domain: str) -> str:
     """What a domain looks like to a hurried reader: confusable characters folded, ``rn``→``m``, ``vv``→``w``."""
     folded = "".join(
@@ -114,6 +124,9 @@ def check_email(email: str, registry: Mapping[str, str]) -> DomainCheck:
         labels = domain.split(".")
         if candidate in {".".join(labels[i:j]) for i in range(len(labels)) for j in range(i + 1, len(labels) + 1)}:
             reasons.append(f"contains the official domain {candidate} inside another domain (subdomain trick)")
+        elif domain.endswith(candidate):
+            reasons.append(f"ends like the official domain {candidate} but is a different domain, not a subdomain "
+                           "of it (prefix look-alike)")  # fmt: skip
         elif skeleton(candidate) == shape or skeleton(candidate) in [*shape.split(".", 1)[-1:], shape]:
             reasons.append(f"looks like the official domain {candidate} (confusable characters)")
         elif _distance(shape, skeleton(candidate)) <= 2 or candidate.replace(".", "-") in domain:

@@ -21,6 +21,7 @@ from chainsleuth.store.models.lawenforcement import REQUEST_TYPES
 DEFAULT_MATRIX = Path(__file__).resolve().parent / "data" / "matrix.yaml"
 CATEGORIES = ("subscriber", "transactions", "login_ip", "wallet_addresses", "balances")
 ACTIONS = ("preserve", "freeze", "seize", "unfreeze")
+_RULE_KEYS = frozenset({"type", "basis", "jurisdiction", "disclose", "act"})
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,9 @@ def parse_matrix(text: str, *, path: str = "<matrix>") -> Matrix:
         where = f"rule {index + 1}"
         if not isinstance(raw, dict):
             raise MalformedFileError(f"{where} is not a mapping", path=path)
+        typos = sorted(set(map(str, raw)) - _RULE_KEYS)
+        if typos:  # a misspelt key would silently mean "nothing": refuse it
+            raise MalformedFileError(f"{where}: unknown key(s) {typos} (use {sorted(_RULE_KEYS)})", path=path)
         disclose = _set(raw.get("disclose") or [], CATEGORIES, where, path) or frozenset()
         act = _set(raw.get("act") or [], ACTIONS, where, path) or frozenset()
         rules.append(
@@ -111,11 +115,26 @@ def parse_matrix(text: str, *, path: str = "<matrix>") -> Matrix:
                 tuple(a for a in ACTIONS if a in act),
             )
         )
-    deadlines = {str(k): float(v) for k, v in (document.get("deadlines_hours") or {}).items()}
+    raw_deadlines = document.get("deadlines_hours") or {}
+    if not isinstance(raw_deadlines, dict):
+        raise MalformedFileError("`deadlines_hours` maps request types to hours", path=path)
+    deadlines = {str(k): _hours(v, f"deadlines_hours.{k}", path) for k, v in raw_deadlines.items()}
     unknown = set(deadlines) - set(REQUEST_TYPES)
     if unknown:
         raise MalformedFileError(f"deadlines for unknown request types {sorted(unknown)}", path=path)
-    return Matrix(tuple(rules), bases, deadlines, float(document.get("escalation_step_hours") or 24), path)
+    step = _hours(document.get("escalation_step_hours") or 24, "escalation_step_hours", path)
+    return Matrix(tuple(rules), bases, deadlines, step, path)
+
+
+def _hours(value: Any, where: str, path: str) -> float:
+    """A positive number of hours, or MalformedFileError naming the key."""
+    try:
+        hours = float(value)
+    except (TypeError, ValueError):
+        raise MalformedFileError(f"{where}: {value!r} is not a number of hours", path=path) from None
+    if not hours > 0:
+        raise MalformedFileError(f"{where}: the number of hours must be positive", path=path)
+    return hours
 
 
 @lru_cache(maxsize=8)
@@ -123,8 +142,20 @@ def _load(path: str, mtime: float) -> Matrix:
     return parse_matrix(Path(path).read_text(encoding="utf-8"), path=path)
 
 
-def load_matrix(path: Path | None = None) -> Matrix:
-    """The matrix at ``path`` (default: the shipped one), cached until the file changes."""
+def deployment_matrix_path(data_dir: Path) -> Path:
+    """Where a deployment keeps its own matrix: ``<data_dir>/lawenforcement/matrix.yaml``."""
+    return Path(data_dir) / "lawenforcement" / "matrix.yaml"
+
+
+def load_matrix(path: Path | None = None, *, data_dir: Path | None = None) -> Matrix:
+    """The matrix in force, cached until its file changes.
+
+    ``path`` (the CLI's ``--matrix``) wins; otherwise the deployment's own file under ``data_dir`` when it
+    exists (see :func:`deployment_matrix_path`); otherwise the shipped conservative default. A file that is
+    present but malformed is an error, never a silent fall-back to the default: the matrix is a legal decision.
+    """
+    if path is None and data_dir is not None and deployment_matrix_path(data_dir).is_file():
+        path = deployment_matrix_path(data_dir)
     target = (path or DEFAULT_MATRIX).resolve()
     try:
         return _load(str(target), target.stat().st_mtime)

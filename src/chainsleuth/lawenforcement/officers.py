@@ -20,9 +20,15 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from chainsleuth.cases.common import iso, moment, required_text
-from chainsleuth.errors import AuthenticationError, NotFoundError, PermissionDeniedError, PolicyViolationError
+from chainsleuth.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    PolicyViolationError,
+)
 from chainsleuth.lawenforcement.agencies import domain_registry, get_agency
-from chainsleuth.lawenforcement.domains import DomainCheck, check_email
+from chainsleuth.lawenforcement.domains import DomainCheck, check_email, normalise_address
 from chainsleuth.privacy import audit
 from chainsleuth.privacy.keyring import crypto_for, engine_of
 from chainsleuth.privacy.policy import Actor, SystemActor, require, role_of
@@ -93,6 +99,23 @@ def send_verification(session: Session, officer: LeOfficer) -> str:
     return token
 
 
+def resend_verification(session: Session, actor: Actor) -> tuple[LeOfficer, str]:
+    """A fresh verification code for the acting officer's current address: ``(officer, token)``; the old code
+    stops working.
+
+    What an officer does when the code expired or the mail was lost; the code goes to the address on file only,
+    never to one given in the call, so it proves nothing to anyone but the mailbox owner.
+    """
+    officer = get_officer(session, actor.username)
+    if officer.status == "suspended":
+        raise PermissionDeniedError("this officer account is suspended")
+    if officer.email_verified_at is not None:
+        raise ConflictError("this address is already verified", email=officer.email)
+    token = send_verification(session, officer)
+    audit.record(session, actor, "le_officer.resend_verification", OFFICER_OBJECT, officer.username)
+    return officer, token
+
+
 def register_officer(
     session: Session, *, username: str, password: str, display_name: str, email: str, now: datetime | None = None
 ) -> tuple[LeOfficer, str]:
@@ -102,6 +125,7 @@ def register_officer(
     """
     at = moment(now)
     name = normalize_username(username)
+    email = normalise_address(email)
     check = check_email(email, domain_registry(session))
     if not check.accepted or check.agency_id is None:
         _fail(session, None, Applicant(name), "le_officer.register_refused", domain=check.domain, reasons=check.reasons)
@@ -109,7 +133,7 @@ def register_officer(
                                    reasons=check.reasons)  # fmt: skip
     create_user(session, username=name, password=password, role=Role.LE_OFFICER, display_name=display_name,
                 agency_id=check.agency_id)  # fmt: skip
-    officer = LeOfficer(username=name, agency_id=check.agency_id, email=email.strip(), email_nonce="", status="pending",
+    officer = LeOfficer(username=name, agency_id=check.agency_id, email=email, email_nonce="", status="pending",
                         failed_checks=0, created_at=at)  # fmt: skip
     session.add(officer)
     session.flush()
@@ -152,16 +176,26 @@ def _user(session: Session, username: str) -> User:
     return user
 
 
-def enrol_totp(session: Session, actor: Actor) -> tuple[str, str]:
-    """Start TOTP enrolment for the acting officer: ``(secret, otpauth:// URI)``; confirmed by a first code."""
+def enrol_totp(session: Session, actor: Actor, code: str | None = None, now: datetime | None = None) -> tuple[str, str]:
+    """Start TOTP enrolment for the acting officer: ``(secret, otpauth:// URI)``; confirmed by a first code.
+
+    Replacing an authenticator that was already proved (or that of an approved officer, who proved one before
+    approval) needs a current code of the authenticator being replaced: otherwise a stolen password or a
+    hijacked session alone could swap in the attacker's authenticator and defeat the second factor.
+    """
     officer = get_officer(session, actor.username)
     if officer.status == "suspended":
         raise PermissionDeniedError("this officer account is suspended")
     user = _user(session, officer.username)
+    replacing = officer.totp_confirmed_at is not None or officer.status == "approved"
+    if replacing and (not code or not _accept_code(session, officer, actor, code, moment(now))):
+        _fail(session, officer, actor, "le_officer.totp_failed", stage="re-enrolment")
+        raise AuthenticationError("replacing the authenticator needs a current code from the one you use now")
     secret = pyotp.random_base32()
     user.totp_secret = secret
     officer.totp_confirmed_at, officer.totp_last_step = None, None
-    audit.record(session, actor, "le_officer.totp_enrol", OFFICER_OBJECT, officer.username)
+    audit.record(session, actor, "le_officer.totp_enrol", OFFICER_OBJECT, officer.username,
+                 details={"replaces_confirmed": replacing})  # fmt: skip
     return secret, pyotp.TOTP(secret).provisioning_uri(name=officer.email, issuer_name=TOTP_ISSUER)
 
 
@@ -261,12 +295,15 @@ def reinstate_officer(session: Session, staff: Actor, username: str, now: dateti
 def change_email(session: Session, actor: Actor, new_email: str) -> tuple[LeOfficer, str]:
     """Change the acting officer's address: it must be official for the same agency and is verified again."""
     officer = get_officer(session, actor.username)
+    if officer.status == "suspended":
+        raise PermissionDeniedError("this officer account is suspended: the address cannot be changed")
+    new_email = normalise_address(new_email)
     check = domain_check(session, new_email)
     if not check.accepted or check.agency_id != officer.agency_id:
         _fail(session, officer, actor, "le_officer.email_change_refused", domain=check.domain, reasons=check.reasons)
         raise PolicyViolationError("the new address is not on an official domain of your agency",
                                    domain=check.domain, reasons=check.reasons)  # fmt: skip
-    officer.email, officer.email_verified_at = new_email.strip(), None
+    officer.email, officer.email_verified_at = new_email, None
     token = send_verification(session, officer)
     audit.record(session, actor, "le_officer.change_email", OFFICER_OBJECT, officer.username,
                  details={"domain": check.domain})  # fmt: skip

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chainsleuth.cases.common import moment, required_text
-from chainsleuth.errors import NotFoundError, PolicyViolationError
+from chainsleuth.errors import GoneError, NotFoundError, PolicyViolationError
 from chainsleuth.lawenforcement.agencies import get_agency
 from chainsleuth.lawenforcement.notify import create_notifications
 from chainsleuth.lawenforcement.requests import get_request, request_targets
@@ -39,7 +39,7 @@ from chainsleuth.privacy.keyring import crypto_for, engine_of
 from chainsleuth.privacy.policy import Actor, require
 from chainsleuth.store.db import stale_version_guard
 from chainsleuth.store.models.exchange import Account, Balance, Customer, DepositAddress
-from chainsleuth.store.models.lawenforcement import LeFile, LePackage, LeRequest
+from chainsleuth.store.models.lawenforcement import LeFile, LePackage, LeRequest, LeRequestAction
 from chainsleuth.store.models.ledger import LedgerEvent
 
 PACKAGE_OBJECT = "le_package"
@@ -59,10 +59,13 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 _MONEY_EVENTS = ("deposit", "withdrawal", "internal_transfer", "trade", "fiat_deposit", "fiat_withdrawal")
 _ACCESS_EVENTS = ("login", "credential_change")
+#: Request types that ask for an account action (see responses.propose_actions).
+ACTION_REQUEST_TYPES = ("freeze", "seizure", "preservation", "unfreeze")
 
 
-class PackageExpiredError(PolicyViolationError):
-    """The package's download period is over (HTTP 410 Gone)."""
+class PackageExpiredError(GoneError, PolicyViolationError):
+    """The package's download period is over: HTTP 410 Gone through the error tables (GoneError comes first), and
+    still a refusal (PolicyViolationError) for the access audit."""
 
     code = "package_expired"
 
@@ -260,6 +263,10 @@ def approve_package(
     if approver.username == package.drafted_by:
         raise PolicyViolationError("four-eyes rule: a package is approved by someone other than its drafter",
                                    drafter=package.drafted_by)  # fmt: skip
+    if request.status != "in_progress":
+        raise PolicyViolationError(f"the request is {request.status}: only a package of a request in progress is "
+                                   "approved (a declined or closed request discloses nothing more)",
+                                   package_id=package_id, request=request.reference)  # fmt: skip
     require_callback(request)
     draft = session.get(LeFile, package.draft_file_id)
     assert draft is not None
@@ -272,10 +279,15 @@ def approve_package(
     package.encryption = "password" if sealed.password else "x25519"
     package.expires_at = at + timedelta(days=expires_in_days)
     narrowed = bool(request.triage.get("narrowed"))
-    request.status, request.outcome = "responded", "narrowed" if narrowed else "disclosed"
+    request.outcome = "narrowed" if narrowed else "disclosed"
     request.outcome_reason = (f"disclosed {', '.join(package.categories)}; narrowed: "
                               f"{', '.join(request.triage.get('narrowed') or [])}" if narrowed else None)  # fmt: skip
-    request.closed_at = at
+    if _actions_pending(session, request):
+        request.outcome_reason = (request.outcome_reason or f"disclosed {', '.join(package.categories)}") + (
+            "; account actions to follow"
+        )  # the request closes when they are proposed
+    else:
+        request.status, request.closed_at = "responded", at
     create_notifications(session, request, at)
     with stale_version_guard():
         session.flush()
@@ -283,6 +295,15 @@ def approve_package(
                  details={"encryption": package.encryption, "expires_at": package.expires_at.isoformat(),
                           "manifest_sha256": package.manifest_sha256})  # fmt: skip
     return package, sealed.password
+
+
+def _actions_pending(session: Session, request: LeRequest) -> bool:
+    """Whether the request still asks for account actions the matrix allows and nobody has proposed yet (a freeze
+    request with its balances disclosed first): then the request stays in progress after the package."""
+    if request.request_type not in ACTION_REQUEST_TYPES or not request.triage.get("allowed_actions"):
+        return False
+    query = select(LeRequestAction.action_id).where(LeRequestAction.request_id == request.id).limit(1)
+    return session.scalar(query) is None
 
 
 def reject_package(session: Session, approver: Actor, package_id: int, reason: str) -> LePackage:

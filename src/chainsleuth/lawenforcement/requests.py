@@ -20,7 +20,13 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from chainsleuth.cases.common import aware, iso, moment, required_text
-from chainsleuth.errors import InvalidInputError, NotFoundError, PayloadTooLargeError, PermissionDeniedError
+from chainsleuth.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    PolicyViolationError,
+)
 from chainsleuth.lawenforcement.agencies import get_agency
 from chainsleuth.lawenforcement.matrix import CATEGORIES, Matrix, load_matrix
 from chainsleuth.lawenforcement.officers import require_active_officer
@@ -241,8 +247,19 @@ def request_targets(session: Session, request: LeRequest) -> list[LeTarget]:
 def correct_target(
     session: Session, actor: Actor, request_id: int | str, target_id: int, parsed: ParsedTarget
 ) -> LeTarget:
-    """Replace a rejected target with a corrected value (the officer who sent it, or staff)."""
+    """Replace a rejected target with a corrected value: the officer who submitted the request, or staff with
+    ``le_request.triage``. Reading a request is not enough to change it (auditors and compliance officers read),
+    and a closed request's targets are a record of what was asked, so they stay as they are."""
     request = get_request(session, actor, request_id)
+    if not (is_agency_scoped(actor) and actor.username == request.officer_username):
+        try:
+            require(actor, "le_request.triage")
+        except PermissionDeniedError:
+            raise PermissionDeniedError("only the submitting officer or the response team corrects targets",
+                                        request=request.reference) from None  # fmt: skip
+    if request.status not in OPEN_STATUSES:
+        raise PolicyViolationError(f"a {request.status} request is closed: its targets are not changed",
+                                   request=request.reference)  # fmt: skip
     target = session.get(LeTarget, target_id)
     if target is None or target.request_id != request.id:
         raise NotFoundError("no such target", target_id=target_id)
@@ -284,6 +301,10 @@ def request_view(request: LeRequest, *, officer: bool, now: datetime | None = No
         "status": request.status, "submitted_at": iso(request.submitted_at), "due_at": iso(request.due_at),
         "overdue": request.status in OPEN_STATUSES and request.due_at <= at, "outcome": request.outcome,
         "outcome_reason": request.outcome_reason, "closed_at": iso(request.closed_at), "version": request.version,
+        # What the agency will not receive and why: the categories cut (by the matrix or by staff) and the
+        # templated reason staff gave; the rest of the triage stays internal.
+        "narrowed_categories": list(request.triage.get("narrowed") or []),
+        "narrowing_reason": request.triage.get("narrowing_reason"),
     }  # fmt: skip
     if not officer:
         view |= {"queue": request.queue, "risk_score": request.risk_score, "risk_reasons": request.risk_reasons,

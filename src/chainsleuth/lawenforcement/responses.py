@@ -162,7 +162,11 @@ def propose_actions(
         if session.get(LeRequestAction, (request.id, action.id)) is None:
             session.add(LeRequestAction(request_id=request.id, action_id=action.id))
         ids.append(action.id)
-    request.outcome = "actioned"
+    # Proposing is the request's last step on our side (the four-eyes approval belongs to the cases workflow):
+    # the request closes, so it leaves the queues and the escalation clock, counts in turnaround statistics, and
+    # a second call cannot propose the same actions again.
+    request.status, request.outcome, request.closed_at = "closed", "actioned", at
+    request.outcome_reason = f"proposed {len(ids)} account action(s) for approval"
     create_notifications(session, request, at)
     with stale_version_guard():
         session.flush()
@@ -172,7 +176,9 @@ def propose_actions(
 
 
 def request_actions(session: Session, actor: Actor, request_id: int | str) -> list[int]:
-    """Ids of the account actions a request caused."""
+    """Ids of the account actions a request caused (staff: the actions name our accounts, not the agency's)."""
+    if is_agency_scoped(actor):
+        raise PermissionDeniedError("the account actions of a request are the exchange's records")
     request = get_request(session, actor, request_id)
     query = select(LeRequestAction.action_id).where(LeRequestAction.request_id == request.id)
     return list(session.scalars(query.order_by(LeRequestAction.action_id)))
@@ -207,9 +213,13 @@ def narrow(
     unknown = sorted(set(categories) - set(CATEGORIES))
     if unknown or not set(categories) <= set(allowed):
         raise InvalidInputError("narrowing keeps a subset of the allowed categories", allowed=allowed)
+    if request.status not in OPEN_STATUSES:
+        raise PolicyViolationError(f"a {request.status} request cannot be narrowed", request=request.reference)
     cut = [c for c in allowed if c not in categories]
+    # ``staff_kept`` survives a later triage (see triage._keep_staff_narrowing); the reason is shown to the agency.
     request.triage = {**request.triage, "allowed_categories": [c for c in allowed if c in categories],
                       "narrowed": sorted(set(request.triage.get("narrowed") or []) | set(cut)),
+                      "staff_kept": [c for c in allowed if c in categories],
                       "narrowing_reason": _template(template, note)}  # fmt: skip
     audit.record(session, staff, "le_request.narrow", REQUEST_OBJECT, request.reference,
                  details={"kept": categories, "cut": cut, "template": template})  # fmt: skip
@@ -272,7 +282,10 @@ def instrument(session: Session, staff: Actor, request_id: int | str) -> bytes:
     row = session.get(LeFile, request.instrument_file_id) if request.instrument_file_id else None
     if row is None:
         raise NotFoundError("this request has no instrument", request=request.reference)
-    return read_file(row)
+    data = read_file(row)
+    audit.record(session, staff, "le_request.instrument_read", REQUEST_OBJECT, request.reference,
+                 details={"sha256": request.instrument_sha256})  # fmt: skip
+    return data
 
 
 def message_view(message: LeMessage) -> dict[str, Any]:

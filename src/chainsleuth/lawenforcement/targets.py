@@ -130,8 +130,9 @@ def parse_row(row_number: int, row: Mapping[str, str | None]) -> list[ParsedTarg
 def parse_targets_csv(data: bytes | str, *, max_bytes: int | None = None) -> list[ParsedTarget]:
     """Every cell of a target CSV (header: some of ``customer_id,email,phone,wallet_address,chain,tx_hash``).
 
-    Row numbers are file line numbers (the header is line 1). Unknown header columns, a missing header, or a
-    file that is not UTF-8 are refused as a whole; anything else is reported cell by cell.
+    Row numbers are file line numbers (the header is line 1; a row with a multi-line quoted cell is numbered by
+    its first line). Unknown or repeated header columns, a missing header, or a file that is not UTF-8 are
+    refused as a whole; anything else is reported cell by cell.
     """
     if isinstance(data, bytes):
         if max_bytes is not None and len(data) > max_bytes:
@@ -151,9 +152,15 @@ def parse_targets_csv(data: bytes | str, *, max_bytes: int | None = None) -> lis
     unknown = [h for h in header if h and h not in COLUMNS]
     if unknown or not set(header) & set(KIND_OF_COLUMN):
         raise InvalidInputError("unknown or missing target columns", unknown=unknown, expected=list(COLUMNS))
+    repeated = sorted({h for h in header if h and header.count(h) > 1})
+    if repeated:  # a dict of the row would keep only the last cell of each repeated column: data would be lost
+        raise InvalidInputError(f"the header names the column {repeated[0]!r} more than once: give each column once",
+                                columns=repeated)  # fmt: skip
     parsed: list[ParsedTarget] = []
+    previous_line = reader.line_num
     for cells in reader:
-        row_number = reader.line_num
+        # A quoted cell may span lines: the row is reported at its first line, where the officer will look.
+        row_number, previous_line = previous_line + 1, reader.line_num
         if not any(cell.strip() for cell in cells):
             continue  # a blank line carries nothing to lose
         if len(cells) > len(header):

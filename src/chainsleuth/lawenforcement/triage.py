@@ -176,8 +176,9 @@ def triage(
     agency = get_agency(session, request.agency_id)
     allowed = set(agency.jurisdictions or [agency.country]) | {agency.country}
     customer_ids = sorted({t.customer_id for t in valid if t.customer_id})
-    foreign = [c for c, country in session.execute(select(Customer.customer_id, Customer.country_of_residence)
-                                                   .where(Customer.customer_id.in_(customer_ids[:_CHUNK])))
+    foreign = [c for chunk in _chunks(customer_ids)  # every matched customer, one IN query per 500
+               for c, country in session.execute(select(Customer.customer_id, Customer.country_of_residence)
+                                                 .where(Customer.customer_id.in_(chunk)))
                if country not in allowed]  # fmt: skip
     reasons = [r for r in request.risk_reasons if not r.startswith("targets outside")]
     if foreign:
@@ -188,9 +189,11 @@ def triage(
     needs_callback = request.request_type in CALLBACK_TYPES
     flags = seen_before(session, request, valid)
     blocking = [i for i in issues if not i.startswith(("narrowed", "0 target"))]
+    allowed_categories, narrowed, kept_by_staff = _keep_staff_narrowing(request.triage or {}, decision.disclose,
+                                                                        decision.narrowed)  # fmt: skip
     request.triage = {"complete": not blocking, "issues": issues, "rule": decision.rule,
-                      "allowed_categories": decision.disclose, "allowed_actions": decision.act,
-                      "narrowed": decision.narrowed, "needs_callback": needs_callback,
+                      "allowed_categories": allowed_categories, "allowed_actions": decision.act,
+                      "narrowed": narrowed, "needs_callback": needs_callback, **kept_by_staff,
                       "targets": len(targets), "valid_targets": len(valid), "matched": matched,
                       "matched_customers": len(customer_ids), "seen_before": flags,
                       "triaged_at": at.isoformat(), "triaged_by": staff.username}  # fmt: skip
@@ -204,6 +207,37 @@ def triage(
     audit.record(session, staff, "le_request.triage", REQUEST_OBJECT, request.reference,
                  details={"complete": not blocking, "issues": len(issues), "matched": matched,
                           "seen_before": len(flags), "rule": decision.rule})  # fmt: skip
+    return request
+
+
+def _keep_staff_narrowing(
+    previous: dict[str, Any], disclose: list[str], narrowed: list[str]
+) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Re-apply an earlier staff narrowing to a new matrix decision: ``(allowed, narrowed, keys to carry)``.
+
+    Triage runs again after a correction or a call-back; a narrowing is a decision of a person with its own
+    templated reason, so the matrix must not silently give back what they cut.
+    """
+    kept = previous.get("staff_kept")
+    if kept is None:
+        return disclose, narrowed, {}
+    allowed = [c for c in disclose if c in kept]
+    cut = [c for c in disclose if c not in kept]
+    carried = {"staff_kept": list(kept), "narrowing_reason": previous.get("narrowing_reason")}
+    return allowed, sorted(set(narrowed) | set(cut)), carried
+
+
+def rematch(session: Session, staff: Actor, request_id: int | str, chain_store: ChainStore | None = None) -> LeRequest:
+    """Match an open request's targets again (``le_request.triage``): which customers matched is the exchange's
+    knowledge, never shown to officers, and rewriting it changes what a package would disclose, so reading the
+    request (auditors, compliance officers) is not enough."""
+    require(staff, "le_request.triage")
+    request = get_request(session, staff, request_id)
+    if request.status not in OPEN_STATUSES:
+        raise PolicyViolationError(f"a {request.status} request is closed: its matches are kept as answered",
+                                   request=request.reference)  # fmt: skip
+    matched = match_targets(session, request_targets(session, request), chain_store)
+    audit.record(session, staff, "le_request.match", REQUEST_OBJECT, request.reference, details={"matched": matched})
     return request
 
 

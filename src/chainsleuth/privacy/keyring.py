@@ -61,6 +61,13 @@ def _configured_master_key(key_file: Path | None = None) -> bytes:
     return read_key_file(key_file)
 
 
+def configured_master_key(key_file: Path | None = None) -> bytes:
+    """The master key this process uses when no engine names one (see the module doc): for code that must
+    encrypt outside any engine's column types, such as a data migration (migration 0009).
+    """
+    return _configured_master_key(key_file)
+
+
 class EngineCrypto:
     """Encryption for one engine: the master key's derived keys plus the cached key-version states."""
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chainsleuth.errors import ChainsleuthError, InvalidInputError, NotFoundError, PermissionDeniedError
@@ -22,6 +23,7 @@ from chainsleuth.privacy import audit
 from chainsleuth.privacy.keyring import crypto_for, engine_of
 from chainsleuth.privacy.policy import Actor, require
 from chainsleuth.store.models.exchange import Customer
+from chainsleuth.store.models.ledger import LedgerEvent
 from chainsleuth.store.models.personal import personal_columns
 
 #: Purposes that may be named by code; ``True`` where a reference (case, request, ticket) is required.
@@ -37,6 +39,7 @@ PURPOSES: dict[str, tuple[str, bool]] = {
 #: Minimum length of a free-text purpose (which also needs a reference).
 MIN_FREE_TEXT = 20
 REVEALABLE_FIELDS: tuple[str, ...] = tuple(personal_columns(Customer))
+LEDGER_REVEALABLE: tuple[str, ...] = tuple(personal_columns(LedgerEvent))
 
 
 class PseudonymisedCustomer(BaseModel):
@@ -100,12 +103,23 @@ def pseudonym_of(session: Session, customer_id: str) -> str:
     return crypto_for(engine_of(session)).keys.pseudonym(customer_id)
 
 
+#: What the pseudonymised view still derives from decrypted personal fields (recorded with every such read).
+PSEUDONYMISED_DERIVED = ("birth_year", "nationality", "email_domain", "phone_prefix_and_last_digits",
+                         "name_initials", "document_last_digits")  # fmt: skip
+
+
 def pseudonymised_customer(session: Session, actor: Actor, customer_id: str) -> PseudonymisedCustomer:
-    """The pseudonymised view of one customer (``customer.read_pseudonymised``)."""
+    """The pseudonymised view of one customer (``customer.read_pseudonymised``).
+
+    Masked as it is, the view decrypts personal fields and shows parts of them (birth year, nationality, e-mail
+    domain, phone prefix and last digits), so every read is audited as ``customer.read_pseudonymised``.
+    """
     require(actor, "customer.read_pseudonymised")
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFoundError("no such customer", customer_id=customer_id)
+    audit.record(session, actor, "customer.read_pseudonymised", "customer", customer_id,
+                 details={"derived": list(PSEUDONYMISED_DERIVED)})  # fmt: skip
     return pseudonymise(session, customer)
 
 
@@ -211,3 +225,28 @@ def reveal(
         details={"fields": wanted, "case_ref": case_ref},
     )
     return RevealResult(customer_id=customer_id, fields=values, audit_seq=entry.seq)
+
+
+def reveal_ledger_field(
+    session: Session,
+    actor: Actor,
+    event_id: str,
+    field: str,
+    purpose: str | None,
+    case_ref: str | None = None,
+) -> str | None:
+    """Decrypt one personal column of a ledger event (``bank_reference``, ``ip``) for ``actor``, who must hold
+    ``customer.reveal`` and state a purpose; audited as ``ledger.reveal`` (the value never is). Code that needs
+    such a value (goAML drafting) comes here instead of reading the ORM attribute."""
+    if field not in LEDGER_REVEALABLE:
+        raise InvalidInputError("unknown personal ledger field", field=field, allowed=list(LEDGER_REVEALABLE))
+    require(actor, "customer.reveal")
+    stated = check_purpose(purpose, case_ref)
+    column = LedgerEvent.__table__.c[field]
+    row = session.execute(select(column, LedgerEvent.customer_id).where(LedgerEvent.event_id == event_id)).one_or_none()
+    if row is None:
+        raise NotFoundError("no such ledger event", event_id=event_id)
+    audit.record(session, actor, "ledger.reveal", "ledger_event", event_id, purpose=stated,
+                 details={"fields": [field], "customer_id": row[1], "case_ref": case_ref})  # fmt: skip
+    value: str | None = row[0]
+    return value

@@ -6,12 +6,24 @@ same way: WAL journal so that the web app can read while an ingest writes, forei
 leaves them off by default), a busy timeout instead of an immediate "database is locked", and the driver's own
 implicit transaction handling switched off so that ``BEGIN``/``SAVEPOINT`` behave as on PostgreSQL.
 
+SQLite transactions start deferred (``BEGIN``: readers never wait for a writer in WAL mode) and are *promoted* at
+their first write: a transaction that has only read so far is ended and restarted with ``BEGIN IMMEDIATE`` just
+before the first ``INSERT``/``UPDATE``/``DELETE``/``SAVEPOINT``. Without this, a read transaction whose snapshot is
+older than another connection's commit cannot be upgraded to a write transaction at all: SQLite answers
+``SQLITE_BUSY_SNAPSHOT`` ("database is locked") at once, without waiting the busy timeout, and every web request
+(which reads the user, then appends an audit entry) failed when requests overlapped. ``BEGIN IMMEDIATE`` waits the
+busy timeout for the single write lock instead. Starting *every* transaction immediate would serialise read-only
+work too and block a request's own nested transaction (an independent audit entry) behind the request's lock.
+The reads before the first write are then not in the write's snapshot, which is PostgreSQL's default *read
+committed* behaviour: lost updates are caught by the optimistic version columns (:class:`StaleVersionError`).
+
 Driver errors never leak to callers as-is: an unreachable database becomes a :class:`StorageError` naming the
 (password-masked) URL, and a lost optimistic-locking race becomes a :class:`StaleVersionError`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,8 +81,30 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+#: Statements that need SQLite's write lock (a savepoint is opened to write).
+_SQLITE_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|SAVEPOINT)\b", re.IGNORECASE)
+#: Key in the DBAPI connection's ``info``: the current transaction holds the write lock.
+_WRITE_LOCKED = "chainsleuth_write_locked"
+
+
 def _begin_sqlite(connection: Connection) -> None:
+    connection.info[_WRITE_LOCKED] = False
     connection.exec_driver_sql("BEGIN")
+
+
+def _promote_before_write(
+    connection: Connection, _cursor: Any, statement: str, _parameters: Any, _context: Any, _executemany: bool
+) -> None:
+    """Restart a still read-only SQLite transaction as ``BEGIN IMMEDIATE`` before its first write (see above)."""
+    if connection.info.get(_WRITE_LOCKED, True) or not _SQLITE_WRITE.match(statement):
+        return
+    raw = connection.connection.dbapi_connection
+    if raw is None:  # pragma: no cover - a connection is always checked out while it executes
+        return
+    if raw.in_transaction:
+        raw.execute("COMMIT")  # only reads so far: nothing to lose, and it drops the stale snapshot
+    raw.execute("BEGIN IMMEDIATE")  # waits the busy timeout for the write lock
+    connection.info[_WRITE_LOCKED] = True
 
 
 def create_engine_for(url: str | URL | None = None, *, settings: Settings | None = None, echo: bool = False) -> Engine:
@@ -92,6 +126,7 @@ def create_engine_for(url: str | URL | None = None, *, settings: Settings | None
         engine = create_engine(parsed, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _set_sqlite_pragmas)
         event.listen(engine, "begin", _begin_sqlite)
+        event.listen(engine, "before_cursor_execute", _promote_before_write)
         return engine
     return create_engine(
         parsed,

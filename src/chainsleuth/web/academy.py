@@ -20,13 +20,17 @@ from starlette.datastructures import FormData
 
 from chainsleuth.academy.exercises import get_exercise
 from chainsleuth.academy.grading import AnswerRefusedError
+from chainsleuth.academy.quiz import feedback as quiz_feedback
 from chainsleuth.academy.quiz import grade_quiz
 from chainsleuth.academy.service import Academy
 from chainsleuth.errors import NotFoundError, PermissionDeniedError
 from chainsleuth.store.models.users import Role
+from chainsleuth.web import academy_teach, academy_workspace
 from chainsleuth.web.core import NavItem, Viewer, csrf_protected, page, redirect, register_nav, render
 
 router = APIRouter(include_in_schema=False)
+router.include_router(academy_workspace.router)  # the trainee's sandbox investigation pages
+router.include_router(academy_teach.router)  # instructors' forms: cohorts, enrolment, worlds, revocation
 Learner = Annotated[Viewer, Depends(page("academy.learn"))]
 Teacher = Annotated[Viewer, Depends(page("academy.teach"))]
 register_nav(
@@ -103,10 +107,11 @@ async def submit_quiz(request: Request, module_id: str, viewer: Learner) -> HTML
         await run_in_threadpool(_enrolment, academy, cohort, viewer)
         result = await run_in_threadpool(academy.submit_quiz, cohort, viewer.username, module_id, answers,
                                          actor=viewer.principal)  # fmt: skip
-    else:  # practice without a cohort: graded, not recorded
-        result = grade_quiz(module, answers)
+        shown = await run_in_threadpool(academy.quiz_feedback, cohort, viewer.username, result)
+    else:  # practice without a cohort: graded, not recorded; answers shown only when passed, as for trainees
+        shown = quiz_feedback(grade_quiz(module, answers), pass_percent=academy.course.quiz_pass_percent)
     return render(request, "academy/quiz_result.html", viewer, {
-        "title": f"Quiz: {module.title}", "module": module, "result": result.as_dict(), "recorded": bool(cohort),
+        "title": f"Quiz: {module.title}", "module": module, "result": shown, "recorded": bool(cohort),
         "prompts": {q.id: q for q in module.quiz},
     })  # fmt: skip
 
@@ -124,7 +129,7 @@ def _exercise_context(academy: Academy, cohort: str, exercise_id: str, viewer: V
     return {
         "title": exercise.title, "cohort": cohort, "exercise": exercise, "attempt": attempt, "started": started,
         "token": academy.token(cohort, viewer.username), "submissions": submissions, "graded": graded,
-        "refused": None,
+        "refused": None, "ws": academy_workspace.workspace_url,
     }  # fmt: skip
 
 
@@ -194,9 +199,19 @@ def cohort_page(request: Request, cohort: str, viewer: Teacher) -> HTMLResponse:
     academy = _academy(request)
     _instructor(academy, cohort, viewer)
     certificates = {c["trainee"]: c for c in academy.certificates(cohort)}
+    rows = academy.progress(cohort)
+    refused = [  # refused submissions stay visible: another trainee's identifiers, foreign tokens, late answers
+        {"trainee": row["trainee"], "exercise": exercise, **s}
+        for row in rows
+        for exercise in academy.course.exercises
+        if row["exercises"][exercise]
+        for s in academy.submissions(cohort, row["trainee"], exercise)
+        if s["status"] == "refused"
+    ]
     return render(request, "academy/cohort.html", viewer, {
-        "title": f"Cohort {cohort}", "cohort": cohort, "rows": academy.progress(cohort), "course": academy.course,
-        "certificates": certificates, "issued": request.query_params.get("issued"),
+        "title": f"Cohort {cohort}", "cohort": cohort, "rows": rows, "course": academy.course,
+        "certificates": certificates, "issued": request.query_params.get("issued"), "refused": refused,
+        "done": request.query_params.get("done"),
     })  # fmt: skip
 
 

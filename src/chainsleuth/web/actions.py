@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chainsleuth.cases import actions, service
 from chainsleuth.cases.goaml import filing
-from chainsleuth.privacy import audit
 from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.models.cases import AccountAction, StrReport
 from chainsleuth.store.models.lawenforcement import LeAgency, LePackage, LeRequest
@@ -68,13 +67,19 @@ def draft_report(
 
 
 @router.get("/reports/{report_id}/xml")
-def report_xml(report_id: int, viewer: Annotated[Viewer, Depends(page("case.read"))], db: DbSession) -> Response:
-    """The stored XML exactly as validated (download audited, as over the API)."""
-    report = filing.get_report(db, report_id)
-    audit.record(db, viewer.principal, "report.download", filing.REPORT_OBJECT, str(report.id),
-                 purpose=filing.PURPOSE)  # fmt: skip
+def report_xml(
+    report_id: int, viewer: Annotated[Viewer, Depends(page("customer.reveal"))], db: DbSession,
+    purpose: Annotated[str, Query(max_length=200)] = "str_filing",
+    case_ref: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:  # fmt: skip
+    """The stored XML exactly as validated. It identifies customers, so it takes ``customer.reveal``; the link
+    sits on the case's goAML panel, whose purpose is the filing of that case's report, so the purpose defaults
+    to ``str_filing`` with the case's reference (audited per customer, as over the API)."""
+    reference = case_ref or f"CASE-{filing.get_report(db, report_id).case_id:06d}"
+    report = filing.read_report_xml(db, viewer.principal, report_id, purpose=purpose, case_ref=reference)
     disposition = f'attachment; filename="{report.entity_reference}.xml"'
-    return Response(report.xml, media_type="application/xml", headers={"Content-Disposition": disposition})
+    return Response(report.xml, media_type="application/xml",
+                    headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})  # fmt: skip
 
 
 @router.get("/approvals")
@@ -143,11 +148,15 @@ def approve_report(
     return redirect("/approvals")
 
 
-def awaiting(db: Session, viewer: Viewer, store: ChainStore) -> dict[str, int] | None:
-    """Dashboard: what waits for a second person."""
+def awaiting(db: Session, viewer: Viewer, store: ChainStore) -> dict[str, int | None]:
+    """Dashboard: what waits for a second person (zero counts shown too); disclosure packages for the roles
+    that approve them."""
     proposals = db.scalar(select(func.count()).where(AccountAction.status == "proposed")) or 0
     reports = db.scalar(select(func.count()).where(StrReport.status == "drafted")) or 0
-    return {"proposals": int(proposals), "reports": int(reports)} if proposals or reports else None
+    packages: int | None = None  # None: the viewer does not approve packages (no line for them)
+    if viewer.can("le_request.respond"):
+        packages = int(db.scalar(select(func.count()).where(LePackage.status == "draft")) or 0)
+    return {"proposals": int(proposals), "reports": int(reports), "packages": packages}
 
 
 register_section(DashboardSection("approvals", "Awaiting approval", "case.read", "dashboard/approvals.html",

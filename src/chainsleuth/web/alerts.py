@@ -120,10 +120,9 @@ def attach(
 
 
 def open_alerts_by_queue(db: Session, viewer: Viewer, store: ChainStore) -> dict[str, Any] | None:
-    """Dashboard: open alerts per queue, each linked to the queue's filtered list (replaces the plain count)."""
+    """Dashboard: open alerts per queue, each linked to the queue's filtered list (replaces the plain count); an
+    empty queue shows as zero rather than hiding the section."""
     counts = alert_store.queue_counts(db)
-    if not counts:
-        return None
     rows = [(queue, counts.get(queue, 0)) for queue in (*QUEUES, *sorted(set(counts) - set(QUEUES)))]
     return {"counts": rows, "total": sum(counts.values())}
 

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from chainsleuth.api.deps import Principal
 from chainsleuth.cases import evidence, service
 from chainsleuth.config import Settings
 from chainsleuth.errors import InvalidInputError
@@ -63,12 +64,15 @@ def _store(request: Request) -> ChainStore:
     return store
 
 
-def _saved_graph(db: Session, case_id: int, settings: Settings) -> dict[str, Any] | None:
+def _saved_graph(db: Session, actor: Principal, case_id: int, settings: Settings) -> dict[str, Any] | None:
+    """The latest graph saved with the case, read through the audited evidence read (its annotations are the
+    investigator's words about people)."""
     rows = [r for r in evidence.list_evidence(db, case_id) if r.kind == "document" and r.filename == GRAPH_FILENAME]
     if not rows:
         return None
     latest: CaseEvidence = max(rows, key=lambda r: r.id)
-    saved: dict[str, Any] = json.loads(evidence.evidence_bytes(latest, settings))
+    _, data = evidence.read_evidence(db, actor, latest.id, settings=settings)
+    saved: dict[str, Any] = json.loads(data)
     saved["evidence_id"] = latest.id
     return saved
 
@@ -77,7 +81,7 @@ def _saved_graph(db: Session, case_id: int, settings: Settings) -> dict[str, Any
 def graph_seed(request: Request, case_id: int, viewer: Reader, db: DbSession) -> dict[str, Any]:
     """The saved graph if there is one, else the linked addresses with their direct counterparties."""
     case = service.get_case(db, viewer.principal, case_id)
-    saved = _saved_graph(db, case.id, request.app.state.settings)
+    saved = _saved_graph(db, viewer.principal, case.id, request.app.state.settings)
     if saved is not None:
         return {"saved": True, **saved}
     store = _store(request)

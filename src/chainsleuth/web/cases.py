@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chainsleuth.cases import actions as case_actions
-from chainsleuth.cases import evidence, service
+from chainsleuth.cases import evidence, service, views
 from chainsleuth.cases.common import check_version
 from chainsleuth.cases.goaml import filing
 from chainsleuth.config import Settings
@@ -26,7 +26,7 @@ from chainsleuth.errors import PayloadTooLargeError
 from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.models.cases import CASE_DECISIONS, CASE_PRIORITIES, Case
 from chainsleuth.store.models.exchange import Account
-from chainsleuth.web import case_graph
+from chainsleuth.web import case_graph, standing
 from chainsleuth.web.case_forms import Paging, optional_time, stale_guard, text_or_none
 from chainsleuth.web.core import (
     DbSession,
@@ -97,13 +97,20 @@ def create_case(
 def _linked(db: Session, case_id: int) -> dict[str, list[dict[str, Any]]]:
     """The case's links by type; accounts carry their customer and current status (frozen shows at once)."""
     grouped: dict[str, list[dict[str, Any]]] = {"customer": [], "account": [], "address": []}
-    for link in service.links(db, case_id):
+    links = service.links(db, case_id)
+    frozen = standing.frozen_accounts(db, [link.target for link in links if link.link_type == "account"])
+    for link in links:
         item: dict[str, Any] = {"target": link.target, "chain": link.chain or None}
         if link.link_type == "account":
             account = db.get(Account, link.target)
+            stored = account.status if account else None
             item.update(customer_id=account.customer_id if account else None,
-                        status=account.status if account else None)  # fmt: skip
+                        status=standing.account_status(stored, link.target, frozen))  # fmt: skip
         grouped[link.link_type].append(item)
+    customers = [c["target"] for c in grouped["customer"]] + [a["customer_id"] for a in grouped["account"]]
+    preserved = standing.preserved_customers(db, [c for c in customers if c])
+    for item in grouped["customer"] + grouped["account"]:
+        item["preserved"] = (item.get("customer_id") or item["target"]) in preserved
     return grouped
 
 
@@ -123,10 +130,11 @@ def workspace(request: Request, case_id: int, viewer: Reader, db: DbSession) -> 
         "timeline": list(reversed(service.timeline(db, viewer.principal, case.id))),
         "actions": sorted(related, key=lambda a: a.id, reverse=True),
         "reports": filing.list_reports(db, viewer.principal, case.id),
+        "legal_holds": views.case_holds(db, case.id),
         "upload_limit": _settings(request).max_upload_bytes,
         "default_expiry": (datetime.now(UTC) + ACTION_TERM).strftime("%Y-%m-%dT%H:%M"),
         "can": {p: viewer.can(p) for p in ("case.update", "case.close", "case.assign", "action.propose",
-                                           "report.draft", "chain.read")},
+                                           "report.draft", "chain.read", "customer.reveal", "ledger.read")},
     })  # fmt: skip
 
 
@@ -242,12 +250,16 @@ def verify(request: Request, case_id: int, viewer: Reader, db: DbSession) -> HTM
 
 
 def open_cases_by_status(db: Session, viewer: Viewer, store: ChainStore) -> dict[str, Any] | None:
-    """Dashboard: cases by status and how many are overdue."""
+    """Dashboard: cases by status and how many are overdue, shown with zero counts too (an empty queue is news).
+
+    Counts only, read directly: they name no case or person, so loading the dashboard writes no audit entry
+    (opening the case list does, through ``service.list_cases``).
+    """
     counts = dict(db.execute(select(Case.status, func.count()).group_by(Case.status)).tuples().all())
-    if not counts:
-        return None
-    _, overdue = service.list_cases(db, viewer.principal, overdue=True, limit=1)
-    return {"counts": sorted(counts.items()), "total": sum(counts.values()), "overdue": overdue}
+    now = datetime.now(UTC)
+    overdue = db.scalar(select(func.count()).where(Case.status != "closed", Case.due_at.is_not(None),
+                                                   Case.due_at < now)) or 0  # fmt: skip
+    return {"counts": sorted(counts.items()), "total": sum(counts.values()), "overdue": int(overdue)}
 
 
 register_section(DashboardSection("cases", "Cases", "case.read", "dashboard/cases.html", open_cases_by_status, order=6))

@@ -64,12 +64,24 @@ def tag_conflicts(tags: list[TagRecord]) -> list[str]:
 
 @router.get("/chain/{chain}/address/{address}")
 def address_page(request: Request, chain: str, address: str, viewer: ChainReader, db: DbSession) -> HTMLResponse:
-    """One address: what the store knows, whose deposit address it is, its tags, and its counterparty graph."""
+    """One address: what the store knows, whose deposit address it is, its tags, and its counterparty graph.
+
+    An address the chain store has never seen can still be known: a tag (an attribution pack names addresses
+    of the whole chain, such as miners, while the store holds the blocks loaded) or one of our deposit addresses
+    that never received anything. Such an address gets its page with what is known and says it was not seen on
+    chain, instead of a 404 behind links the console itself shows; an address nobody knows is still a 404.
+    """
     store = _store(request)
-    info = store.address_info(_known_chain(chain), address)
-    canonical = str(info.get("address", address))
+    try:
+        info: dict[str, Any] | None = store.address_info(_known_chain(chain), address)
+    except NotFoundError:
+        info = None
+    canonical = str(info.get("address", address)) if info else _canonical(chain, address)
     owner = deposit_address_owner(db, chain, canonical)
     tags = tags_for(db, chain, [canonical]).get(canonical, [])
+    if info is None and owner is None and not tags:
+        raise NotFoundError("address not in the chain store, not tagged and not one of our deposit addresses",
+                            chain=chain, address=address)  # fmt: skip
     context: dict[str, Any] = {
         "title": f"Address {canonical}",
         "chain": chain,
@@ -83,8 +95,17 @@ def address_page(request: Request, chain: str, address: str, viewer: ChainReader
         "graph_url": address_url(chain, canonical) + "/neighbours.json",
     }
     # -- exposure panel and cluster link (exposure_pages, issue 7) ------------------------------------------
-    context.update(exposure_pages.address_panels(request, db, chain, canonical))
+    if info is None:
+        context.update(exposure=None, cluster=None,
+                       exposure_error="the address has no transfers in the chain store")  # fmt: skip
+    else:
+        context.update(exposure_pages.address_panels(request, db, chain, canonical))
     return render(request, "address.html", viewer, context)
+
+
+def _canonical(chain: str, address: str) -> str:
+    """An address as the stores key it: account-based chains in lower case."""
+    return address.strip().lower() if chain_spec(chain).kind == "account" else address.strip()
 
 
 @router.get("/chain/{chain}/address/{address}/neighbours.json")

@@ -304,6 +304,7 @@ def risk_badge(value: str | None) -> Markup:
         "high": "danger",
         "closed": "muted",
         "frozen": "danger",
+        "preserved": "warn",
         "medium": "warn",
         "dormant": "warn",
         "low": "ok",
@@ -323,6 +324,13 @@ def fmt_detail(value: Any) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{key} {fmt_detail(item)}" for key, item in value.items())
     return str(value)
+
+
+def file_name(value: str | None) -> str:
+    """The last part of a path or URI (a TagPack's file name): the server's own directories are not for users."""
+    if not value:
+        return ""
+    return value.rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def url_with(request: Request, **changes: Any) -> str:
@@ -350,5 +358,6 @@ templates.env.filters.update(
     short=short_hash,
     badge=risk_badge,
     detail=fmt_detail,
+    filename=file_name,
 )
 templates.env.globals.update(url_with=url_with, address_url=address_url, tx_url=tx_url)

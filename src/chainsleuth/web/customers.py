@@ -14,12 +14,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from chainsleuth.cases.ledger_guard import active_holds
 from chainsleuth.errors import ChainsleuthError, InvalidInputError
 from chainsleuth.privacy.reveal import PURPOSES, REVEALABLE_FIELDS, pseudonym_of, pseudonymised_customer, reveal
 from chainsleuth.store import exchange_read
 from chainsleuth.store.models.ledger import EVENT_TYPES
 from chainsleuth.web.core import DbSession, NavItem, Viewer, csrf_protected, page, register_nav, render
 from chainsleuth.web.exposure_pages import deposit_panels
+from chainsleuth.web.standing import frozen_accounts
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Viewer, Depends(page("customer.read_pseudonymised", "ledger.read"))]
@@ -109,6 +111,8 @@ def customer(
         "fields": [(name, FIELD_LABELS.get(name, name)) for name in REVEALABLE_FIELDS],
         "revealed": None,
         "reveal_error": None,
+        "legal_holds": active_holds(db, customer_id),
+        "frozen": frozen_accounts(db, account_ids),
         **_events_context(db, selected, event_type, offset),
     }
     return render(request, "customer.html", viewer, context)

@@ -1,9 +1,12 @@
-"""The dashboard: one section per capability whose data exists, each shown only to roles that may see it.
+"""The dashboard: one section per capability, each shown only to roles that may see it.
 
 A section is a :class:`DashboardSection`: a permission, a template fragment and a provider that returns the
-fragment's context, or ``None`` when its capability is not installed or has nothing to show. A capability
-that lands later (alerts, cases, four-eyes actions, law-enforcement requests) registers its section with
-:func:`register_section`; the page never shows an empty placeholder, so it is complete at every stage.
+fragment's context, or ``None`` when its capability is not installed (or, for the reference data of the exchange
+and the chains, not loaded). A capability that lands later (alerts, cases, four-eyes actions, law-enforcement
+requests) registers its section with :func:`register_section`. Work queues (open alerts, cases, approvals,
+requests) are shown with zero counts and an empty-state line rather than hidden: on a first visit "nothing
+awaits you" is information, and a missing card reads as a missing feature. Providers compute counts directly
+and write no audit entry: counts name no person or case (opening a list or a record is what is audited).
 """
 
 from __future__ import annotations

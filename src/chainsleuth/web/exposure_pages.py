@@ -22,6 +22,7 @@ from chainsleuth.api import investigate
 from chainsleuth.api.routers.analytics import price_file
 from chainsleuth.chain.attribution.store import tags_for
 from chainsleuth.chain.exposure import EntityExposure
+from chainsleuth.chain.exposure.policy import ExposurePolicy
 from chainsleuth.errors import ChainsleuthError, NotFoundError
 from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.chainstore.schema import chain_spec
@@ -65,6 +66,30 @@ def exposure_context(result: EntityExposure) -> dict[str, Any]:
     }
 
 
+#: The direction named in a tier reason that comes from the entity's own tag rather than from its flows.
+OWN_TAG = "own attribution"
+
+
+def with_own_attribution(db: Session, chain: str, address: str, result: EntityExposure) -> EntityExposure:
+    """``result`` with the address's own tags counted as direct exposure of the whole of its volume.
+
+    Exposure measures the share of an entity's flows that reach tagged counterparties, so a sanctioned address's
+    own page said "risk tier: none" when its counterparties were untagged. Being the tagged entity is the most
+    direct attribution there is: each own abuse/category tag is run through the policy as a direct share of 1.0
+    (for sanctions: severe), and the more severe of that and the flow-based tier is shown, with both reasons.
+    """
+    policy = ExposurePolicy.default()
+    concepts = {c for tag in tags_for(db, chain, [address]).get(address, []) for c in (tag.abuse, tag.category) if c}
+    shares = {(policy.categories[i].name, "direct", OWN_TAG): (1.0, max(policy.min_value, 1.0))
+              for i in policy.categories_of(concepts)}  # fmt: skip
+    tier, own = policy.tier(shares)
+    if tier is None:
+        return result
+    reasons = sorted([*own, *result.reasons], key=lambda r: (policy.tiers.index(r.tier) if r.tier in policy.tiers
+                                                               else len(policy.tiers), -r.share))  # fmt: skip
+    return replace(result, tier=reasons[0].tier, reasons=reasons)
+
+
 def address_panels(request: Request, db: Session, chain: str, address: str) -> dict[str, Any]:
     """The address page's exposure panel and cluster link; an explanation instead when they cannot be had.
 
@@ -76,7 +101,8 @@ def address_panels(request: Request, db: Session, chain: str, address: str) -> d
     try:
         inv = investigate.investigation(db, store, price_file(request))
         local = investigate.address_id(store, chain, address)
-        context["exposure"] = exposure_context(investigate.exposure(inv, chain, [local], address))
+        result = with_own_attribution(db, chain, address, investigate.exposure(inv, chain, [local], address))
+        context["exposure"] = exposure_context(result)
         array = inv.clusters.get(chain)
         if array is not None and local < len(array):
             cluster_id = int(array[local])

@@ -27,6 +27,7 @@ from chainsleuth.errors import ChainsleuthError, InvalidInputError
 from chainsleuth.lawenforcement import officers, packages, responses, stats, triage
 from chainsleuth.lawenforcement import requests as le_requests
 from chainsleuth.lawenforcement.agencies import agency_view, get_agency
+from chainsleuth.lawenforcement.matrix import load_matrix
 from chainsleuth.lawenforcement.requests import OPEN_STATUSES
 from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.models.lawenforcement import CALLBACK_OUTCOMES, REQUEST_STATUSES
@@ -167,7 +168,8 @@ def run_triage(
 ) -> Response:  # fmt: skip
     """Completeness, matrix, matching (blind indexes and the chain store) and "seen before" in one step."""
     return _step(request, viewer, db, request_id, "triaged",
-                 lambda: triage.triage(db, viewer.principal, request_id, chain_store=store))  # fmt: skip
+                 lambda: triage.triage(db, viewer.principal, request_id, chain_store=store,
+                                       matrix=load_matrix(data_dir=request.app.state.settings.data_dir)))  # fmt: skip
 
 
 @router.post("/le/requests/{request_id}/callback", dependencies=CSRF)

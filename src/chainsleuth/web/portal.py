@@ -55,6 +55,7 @@ NOTICES = {
     "corrected": "The target row was corrected.",
     "message": "Your message was sent securely to the exchange.",
     "totp": "Your authenticator is confirmed.",
+    "email": "A verification code was sent to your address: open it to keep using the portal.",
 }
 TARGET_COLUMNS = tuple(c for c in COLUMNS if c != "chain")
 FORM_FIELDS = ("request_type", "legal_basis", "legal_reference", "jurisdiction", "case_number", "offence",
@@ -167,6 +168,8 @@ def _setup_context(request: Request, viewer: Viewer, db: DbSession) -> dict[str,
         "otpauth": pyotp.TOTP(pending).provisioning_uri(name=officer.email, issuer_name=officers.TOTP_ISSUER)
         if pending else None,
         "error": None, "notice": NOTICES.get(request.query_params.get("done", "")),
+        "demo_link": f"/portal/verify?token={request.query_params['demo_token']}"
+        if _settings(request).demo and request.query_params.get("demo_token") else None,
     }  # fmt: skip
 
 
@@ -176,11 +179,23 @@ def setup(request: Request, viewer: Officer, db: DbSession) -> HTMLResponse:
     return render(request, "portal/setup.html", viewer, _setup_context(request, viewer, db))
 
 
+def _setup_error(request: Request, viewer: Viewer, db: DbSession, error: ChainsleuthError) -> HTMLResponse:
+    """Undo the failed step and show the account page with the reason."""
+    note_refusal(db, error)
+    db.rollback()
+    context = {**_setup_context(request, viewer, db), "error": error.message}
+    return render(request, "portal/setup.html", viewer, context, status_code=http_status_for(error))
+
+
 @router.post("/portal/setup/totp", dependencies=[CSRF])
-def totp_start(request: Request, viewer: Officer, db: DbSession) -> Response:
-    """Propose an authenticator secret; the session continues under the changed credentials."""
+def totp_start(request: Request, viewer: Officer, db: DbSession, code: Annotated[str, Form()] = "") -> Response:
+    """Propose an authenticator secret; replacing a confirmed one needs its current code. The session continues
+    under the changed credentials."""
     _officer_row(db, viewer)
-    officers.enrol_totp(db, viewer.principal)
+    try:
+        officers.enrol_totp(db, viewer.principal, code or None)
+    except ChainsleuthError as error:
+        return _setup_error(request, viewer, db, error)
     db.flush()
     user = db.scalar(select(User).where(User.username == viewer.username))
     assert user is not None
@@ -197,11 +212,37 @@ def totp_confirm(request: Request, viewer: Officer, db: DbSession, code: Annotat
     try:
         officers.confirm_totp(db, viewer.principal, code)
     except ChainsleuthError as error:
-        note_refusal(db, error)
-        db.rollback()
-        context = {**_setup_context(request, viewer, db), "error": error.message}
-        return render(request, "portal/setup.html", viewer, context, status_code=http_status_for(error))
+        return _setup_error(request, viewer, db, error)
     return redirect("/portal/setup?done=totp")
+
+
+@router.post("/portal/setup/email", dependencies=[CSRF])
+def email_change(request: Request, viewer: Officer, db: DbSession, email: Annotated[str, Form()] = "") -> Response:
+    """Change the officer's address to another official one of their agency; it is verified again."""
+    _officer_row(db, viewer)
+    try:
+        _, token = officers.change_email(db, viewer.principal, email)
+    except ChainsleuthError as error:
+        return _setup_error(request, viewer, db, error)
+    return redirect(_verification_sent(request, token))
+
+
+@router.post("/portal/setup/verification", dependencies=[CSRF])
+def resend(request: Request, viewer: Officer, db: DbSession) -> Response:
+    """A new verification code to the current address (the one that expired stops working)."""
+    _officer_row(db, viewer)
+    try:
+        _, token = officers.resend_verification(db, viewer.principal)
+    except ChainsleuthError as error:
+        return _setup_error(request, viewer, db, error)
+    return redirect(_verification_sent(request, token))
+
+
+def _verification_sent(request: Request, token: str) -> str:
+    """Where to go after a code was sent: the account page (and, in demo mode only, the code's link)."""
+    if _settings(request).demo:
+        return f"/portal/setup?done=email&demo_token={token}"
+    return "/portal/setup?done=email"
 
 
 # -- requests ---------------------------------------------------------------------------------------------------
@@ -221,7 +262,7 @@ def my_requests(request: Request, viewer: Officer, db: DbSession, status: str | 
 
 def _form_context(request: Request, form: dict[str, Any], error: str | None = None,
                   details: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
-    matrix = load_matrix()
+    matrix = load_matrix(data_dir=_settings(request).data_dir)
     return {"title": "New request", "form": form, "error": error, "details": details or {},
             "types": REQUEST_TYPES, "bases": matrix.legal_bases or ("court_order",), "categories": CATEGORIES,
             "columns": COLUMNS, "limit_mb": max(1, _settings(request).max_upload_bytes // (1024 * 1024))}  # fmt: skip
@@ -270,7 +311,8 @@ async def submit(
         )  # fmt: skip
         filename = (instrument.filename if instrument is not None else None) or "instrument.pdf"
         created = le_requests.submit_request(db, viewer.principal, submission, targets=parsed, instrument=pdf,
-                                             instrument_filename=filename, max_upload_bytes=limit)  # fmt: skip
+                                             instrument_filename=filename, max_upload_bytes=limit,
+                                             matrix=load_matrix(data_dir=_settings(request).data_dir))  # fmt: skip
     except ChainsleuthError as error:
         note_refusal(db, error)
         db.rollback()
@@ -370,9 +412,8 @@ def download(
     except ChainsleuthError as error:
         note_refusal(db, error)
         db.rollback()
-        status = 410 if isinstance(error, packages.PackageExpiredError) else http_status_for(error)
         return _request_page(request, viewer, db, found.reference, error=f"Not downloaded: {error.message}",
-                             status=status)  # fmt: skip
+                             status=http_status_for(error))  # fmt: skip
     data, envelope, _ = packages.download_package(db, viewer.principal, package.id)
     return Response(
         sealed_container(data, envelope),
@@ -393,7 +434,7 @@ def _dashboard(db: Session, viewer: Viewer, store: ChainStore) -> dict[str, Any]
     rows, _ = le_requests.list_requests(db, viewer.principal, limit=200)
     views = [le_requests.request_view(r, officer=True) for r in rows]
     open_views = [v for v in views if v["status"] in le_requests.OPEN_STATUSES]
-    answered = [v for v in views if v["status"] == "responded"]
+    answered = [v for v in views if v["status"] in ("responded", "closed")]
     return {"problems": [], "requests": (open_views + answered)[:6], "open": len(open_views)}
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import logging
+import uuid
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request
@@ -18,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chainsleuth.api.errors import http_status_for
 from chainsleuth.errors import ChainsleuthError, NotFoundError
-from chainsleuth.web import academy, auth, chain_pages, customers, dashboard, records
+from chainsleuth.web import academy, auth, case_ledger, chain_pages, customers, dashboard, records
 from chainsleuth.web.core import LoginRequired, error_page, redirect, set_session_cookie
 from chainsleuth.web.sessions import SessionConfig, SessionManager
 
@@ -29,12 +31,15 @@ PAGE_ROUTERS: list[APIRouter] = [
     chain_pages.router,
     records.router,
     academy.router,
+    case_ledger.router,
 ]
 #: Page modules of capabilities that land separately (``chainsleuth.web.<name>`` with a module-level ``router``).
 #: Each is mounted when it exists, so the console grows with the product and never links to a missing page.
 CAPABILITY_PAGES = ("alerts", "cases", "actions", "rules", "lawenforcement", "portal")
 #: Paths that belong to the JSON API or to files: their errors stay JSON.
 NON_PAGE_PREFIXES = ("/api/", "/docs", "/openapi.json", "/static/")
+
+log = logging.getLogger(__name__)
 
 
 def is_page_request(request: Request) -> bool:
@@ -89,9 +94,29 @@ def install_web(app: FastAPI, config: SessionConfig | None = None) -> None:
 
         return await http_exception_handler(request, error)
 
+    async def _unexpected(request: Request, error: Exception) -> Response:
+        """A bug or an engine failure on a page: logged in full with a reference, shown in the normal layout
+        (never a bare "Internal Server Error"), without internals that could leak data or code paths."""
+        reference = uuid.uuid4().hex[:12]
+        log.error("unexpected error on %s %s (reference %s)", request.method, request.url.path, reference,
+                  exc_info=error)  # fmt: skip
+        if not is_page_request(request):
+            return Response("Internal Server Error", status_code=500, media_type="text/plain")
+        problem = ChainsleuthError(
+            "an unexpected error stopped this page; nothing was changed. It has been logged: quote the reference "
+            "to your administrator",
+            reference=reference,
+        )
+        try:
+            return error_page(request, problem, 500)
+        except Exception:  # the layout itself failed: fall back to a plain page, still with the reference
+            log.exception("the error page failed too (reference %s)", reference)
+            return Response(f"Internal error (reference {reference})", status_code=500, media_type="text/plain")
+
     app.add_exception_handler(ChainsleuthError, _chainsleuth_error)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(StarletteHTTPException, _not_found)
+    app.add_exception_handler(Exception, _unexpected)
 
     @app.middleware("http")
     async def _refresh_session(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

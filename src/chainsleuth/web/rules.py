@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from chainsleuth.errors import InvalidInputError, NotFoundError
 from chainsleuth.monitor.alerts import store as alert_store
-from chainsleuth.monitor.models.model_alerts import stored_model_rules
+from chainsleuth.monitor.models.model_alerts import MODEL_PREFIX, stored_model_rules
 from chainsleuth.monitor.rules.loader import load_rules
 from chainsleuth.monitor.rules.model import MODES, Rule, RuleSet
 from chainsleuth.privacy import audit
@@ -64,6 +64,20 @@ def declared_rules(db: Session) -> RuleSet:
 def effective_rules(db: Session) -> RuleSet:
     """The library and the detectors with the deployment's mode overrides applied (what the next run evaluates)."""
     return alert_store.apply_mode_overrides(db, declared_rules(db))
+
+
+def backtestable_rules(db: Session) -> tuple[RuleSet, list[str]]:
+    """The effective rules a rule backtest can evaluate, and the ids of the model rules it leaves out.
+
+    A model rule's condition reads ``model_risk``, a score its detector computes per customer when it runs; the
+    rule backtest replays events through the rule engines, which have no such column. Model rules are measured by
+    their detector's own evaluation (reported by ``chainsleuth monitor model train``), so they are named on the page as
+    left out rather than failing the whole backtest.
+    """
+    rules = effective_rules(db)
+    kept = tuple(rule for rule in rules if not rule.id.startswith(MODEL_PREFIX))
+    left_out = sorted(rule.id for rule in rules if rule.id.startswith(MODEL_PREFIX))
+    return RuleSet(kept, rules.lists), left_out
 
 
 def _rule(rules: RuleSet, rule_id: str) -> Rule:
@@ -138,7 +152,7 @@ def backtests_page(
     world: Path | None = getattr(request.app.state, "world_dir", None)
     return render(request, "rules/backtests.html", viewer, {
         "title": "Backtests", "backtests": stored, "chosen": chosen, "world": world, "engines": ENGINES,
-        "can_run": viewer.can("rules.manage") and world is not None,
+        "can_run": viewer.can("rules.manage") and world is not None, "left_out": backtestable_rules(db)[1],
     })  # fmt: skip
 
 
@@ -154,11 +168,11 @@ def run_backtest(
         raise InvalidInputError("this deployment has no generated world to backtest on")
     if engine not in ENGINES:
         raise InvalidInputError("engine must be batch or streaming", engine=engine)
-    rules = effective_rules(db)
+    rules, left_out = backtestable_rules(db)
     report = backtest(world, rules, engine=engine)
     number = alert_store.store_backtest(db, str(world), engine, rules, report.as_dict())
     audit.record(db, viewer.principal, "rules.backtest", "monitor_backtest", str(number),
-                 details={"engine": engine, "rules": len(rules)})  # fmt: skip
+                 details={"engine": engine, "rules": len(rules), "left_out": left_out})  # fmt: skip
     return redirect(f"/rules/backtests?id={number}")
 
 

@@ -106,8 +106,11 @@ class AccountChain:
         start_ts: int,
         slot_seconds: int,
         rng: np.random.Generator,
+        *,
+        receipts: RecordWriter | None = None,
     ) -> None:
         self.book, self.hasher, self.blocks, self.txs, self.tokens = book, hasher, blocks, txs, tokens
+        self.receipts = receipts
         self.start_ts, self.slot_seconds, self.rng = start_ts, slot_seconds, rng
         cap = 1 << 14
         self.eth: npt.NDArray[np.int64] = np.zeros(cap, dtype=np.int64)
@@ -247,6 +250,21 @@ class AccountChain:
                 "receipt_status": 1,
             }
         )
+        if self.receipts is not None:  # every simulated transaction succeeds and uses all its gas
+            self.receipts.write(
+                {
+                    "transaction_hash": txh,
+                    "transaction_index": self._index,
+                    "block_hash": self.block_hash,
+                    "block_number": self.block_number,
+                    "cumulative_gas_used": self._gas_used + gas,
+                    "gas_used": gas,
+                    "contract_address": None,
+                    "root": None,
+                    "status": 1,
+                    "effective_gas_price": self.gas_price_gwei * GWEI,
+                }
+            )
         self._index += 1
         self._gas_used += gas
         if gwei and self.book.role[to] == _DEPOSIT and self.deposit_hook is not None:

@@ -22,7 +22,7 @@ SIZE_PRESETS: dict[str, int] = {
 }
 
 FORMATS = ("jsonl", "csv")
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"  # 1.1: ethereum-etl CSV column sets, receipts.csv, coinjoins.csv
 #: Smallest world that still has room for every typology.
 MIN_TRANSFERS = 2_000
 MAX_TRANSFERS = 100_000_000

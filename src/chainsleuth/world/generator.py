@@ -19,6 +19,7 @@ from chainsleuth.world.account import BLOCK_REWARD_GWEI, GWEI, TOKENS_COLUMNS, U
 from chainsleuth.world.cast import build_cast
 from chainsleuth.world.config import GENERATOR_VERSION, WorldConfig, size_label
 from chainsleuth.world.economy import Economy
+from chainsleuth.world.etl_columns import columns_for
 from chainsleuth.world.sim import World
 from chainsleuth.world.tagpacks import write_tagpacks
 from chainsleuth.world.typologies import install_stories
@@ -53,14 +54,65 @@ class WorldManifest:
 
 
 def prepare_out_dir(out: Path, force: bool) -> None:
-    """Refuse to mix a new world into a non-empty directory unless ``force`` (which empties it)."""
+    """Refuse to mix a new world into a non-empty directory; with ``force``, replace only an earlier world.
+
+    ``--force`` is meant for regenerating a world in place, so it must never delete anything else a user keeps
+    there: the directory is emptied only if it holds a world's manifest.json and nothing but the files that
+    manifest lists (see :func:`is_world_directory`). Anything else is refused, and nothing is deleted.
+    """
     if out.exists() and not out.is_dir():
         raise InvalidInputError("output path exists and is not a directory", path=str(out))
     if out.exists() and any(out.iterdir()):
         if not force:
             raise InvalidInputError("output directory is not empty (use --force to replace it)", path=str(out))
+        foreign = _foreign_files(out)
+        if foreign is None:
+            raise InvalidInputError(
+                "refusing to replace a directory that is not an earlier world (no world manifest.json); "
+                "choose an empty or new --out directory",
+                path=str(out),
+            )
+        if foreign:
+            raise InvalidInputError(
+                f"refusing to replace the world: the directory also holds {len(foreign)} file(s) the world did not "
+                f"write, such as {foreign[0]}; move them away or choose another --out directory",
+                path=str(out),
+            )
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+
+
+def _foreign_files(out: Path) -> list[str] | None:
+    """Files under ``out`` that its world manifest does not list, or None if ``out`` holds no world manifest."""
+    manifest = out / "manifest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        body = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if (
+        not isinstance(body, dict)
+        or body.get("generator") != "chainsleuth world"
+        or not isinstance(body.get("files"), dict)
+    ):
+        return None
+    listed = set(body["files"]) | {"manifest.json"}
+    folders = {parent.as_posix() for name in listed for parent in Path(name).parents} - {"."}
+    foreign = []
+    for path in out.rglob("*"):
+        name = path.relative_to(out).as_posix()
+        if path.is_symlink() or not path.is_dir():
+            if name not in listed or path.is_symlink():
+                foreign.append(name)
+        elif name not in folders:  # a directory the world did not create, even an empty one
+            foreign.append(name + "/")
+    return sorted(foreign)
+
+
+def is_world_directory(out: Path) -> bool:
+    """True if ``out`` holds an earlier world and nothing else, so ``--force`` may replace it."""
+    return _foreign_files(out) == []
 
 
 def generate_world(
@@ -92,7 +144,12 @@ def generate_world(
     ):
         writer.close()
         counts[name] = writer.rows
-    tokens = RecordWriter(out / "ethereum" / "tokens", TOKENS_COLUMNS, config.fmt)
+    if world.eth.receipts is not None:
+        world.eth.receipts.close()
+        counts["ethereum_receipts"] = world.eth.receipts.rows
+    tokens = RecordWriter(
+        out / "ethereum" / "tokens", columns_for("ethereum/tokens", TOKENS_COLUMNS, config.fmt), config.fmt
+    )
     tokens.write(
         {
             "type": "token",

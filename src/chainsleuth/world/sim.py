@@ -19,6 +19,7 @@ from chainsleuth.world import account, utxo
 from chainsleuth.world.config import WorldConfig
 from chainsleuth.world.custody import Custodian
 from chainsleuth.world.entities import Registry
+from chainsleuth.world.etl_columns import ETH_RECEIPTS_CSV, columns_for
 from chainsleuth.world.ids import P2PKH, P2SH, P2WPKH, AddressBook, Hasher
 from chainsleuth.world.ledger import ASSET_INDEX, DECIMALS, Event, Ledger
 from chainsleuth.world.names import COUNTRY_CODES, Profile
@@ -46,8 +47,10 @@ class World:
         self.btc = utxo.UtxoChain(
             self.btc_book,
             self.hasher,
-            RecordWriter(out / "bitcoin" / "blocks", utxo.BLOCK_COLUMNS, fmt),
-            RecordWriter(out / "bitcoin" / "transactions", utxo.TX_COLUMNS, fmt),
+            RecordWriter(out / "bitcoin" / "blocks", columns_for("bitcoin/blocks", utxo.BLOCK_COLUMNS, fmt), fmt),
+            RecordWriter(
+                out / "bitcoin" / "transactions", columns_for("bitcoin/transactions", utxo.TX_COLUMNS, fmt), fmt
+            ),
             config.start_ts,
             config.btc_block_seconds,
             np.random.Generator(np.random.PCG64(config.seed + 1)),
@@ -55,12 +58,20 @@ class World:
         self.eth = account.AccountChain(
             self.eth_book,
             self.hasher,
-            RecordWriter(out / "ethereum" / "blocks", account.BLOCK_COLUMNS, fmt),
-            RecordWriter(out / "ethereum" / "transactions", account.TX_COLUMNS, fmt),
-            RecordWriter(out / "ethereum" / "token_transfers", account.TOKEN_COLUMNS, fmt),
+            RecordWriter(out / "ethereum" / "blocks", columns_for("ethereum/blocks", account.BLOCK_COLUMNS, fmt), fmt),
+            RecordWriter(
+                out / "ethereum" / "transactions", columns_for("ethereum/transactions", account.TX_COLUMNS, fmt), fmt
+            ),
+            RecordWriter(
+                out / "ethereum" / "token_transfers",
+                columns_for("ethereum/token_transfers", account.TOKEN_COLUMNS, fmt),
+                fmt,
+            ),
             config.start_ts,
             config.eth_block_seconds,
             np.random.Generator(np.random.PCG64(config.seed + 2)),
+            # ethereum-etl keeps receipt fields out of transactions.csv; a CSV world has its receipts.csv
+            receipts=RecordWriter(out / "ethereum" / "receipts", ETH_RECEIPTS_CSV, fmt) if fmt == "csv" else None,
         )
         self.ledger = Ledger(out / "exchange", fmt)
         self.prices = Prices(np.random.Generator(np.random.PCG64(config.seed + 3)), config.start, config.n_days)

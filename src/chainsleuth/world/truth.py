@@ -75,6 +75,12 @@ class Truth:
     def __init__(self, world: World) -> None:
         self.world = world
         self.incidents: list[Incident] = []
+        #: CoinJoins of ordinary people: (time, tx hash, denomination in sat, initiating person).
+        self.coinjoins: list[tuple[int, str, int, int]] = []
+
+    def coinjoin(self, t: int, txh: str, denomination: int, initiator: int) -> None:
+        """Record a CoinJoin: legitimate privacy, so no incident, but it breaks the multi-input heuristic."""
+        self.coinjoins.append((t, txh, denomination, initiator))
 
     def new(self, typology: str, description: str, pattern: str | None = None) -> Incident:
         incident = Incident(f"I{len(self.incidents) + 1:04d}", typology, description, pattern)
@@ -82,7 +88,8 @@ class Truth:
         return incident
 
     def write(self, out: Path) -> dict[str, int]:
-        """Write incidents.jsonl, customer_labels.csv, event_labels.csv, entities.csv, address_owners.csv."""
+        """Write incidents.jsonl, customer_labels.csv, event_labels.csv, entities.csv, address_owners.csv and
+        coinjoins.csv."""
         out.mkdir(parents=True, exist_ok=True)
         world = self.world
         acct_cust = world.ledger.account_customer
@@ -136,6 +143,11 @@ class Truth:
             entity_rows,
         )
         counts["address_owners"] = self._owners(out / "address_owners.csv")
+        counts["coinjoins"] = _csv(
+            out / "coinjoins.csv",
+            ("tx_hash", "timestamp", "denomination_sat", "initiator_entity_id"),
+            ((h, iso_us(t * 1_000_000), d, entity_id(p)) for t, h, d, p in self.coinjoins),
+        )
         return counts
 
     def _owners(self, path: Path) -> int:

@@ -3,27 +3,39 @@
 This is what the tests run on tiny worlds, and what a user can run on any world they were handed
 (``chainsleuth world verify DIR``): it replays both chains and the exchange ledger and cross-checks the ground
 truth. It holds every unspent output and balance in memory, so it is meant for worlds up to a few million
-transfers.
+transfers. Checks that need no replay (file hashes, label files, TagPacks) and the readers that turn a broken file
+into a clear error live in :mod:`chainsleuth.world.verify_files`.
 """
 
 from __future__ import annotations
 
-import csv
 import itertools
-import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import pyarrow.parquet as _parquet
-
+from chainsleuth.errors import MalformedFileError
 from chainsleuth.world.generator import load_manifest
+from chainsleuth.world.verify_files import (
+    check_hashes,
+    check_labels,
+    check_tagpacks,
+    read_csv,
+    read_incidents,
+    read_records,
+    read_table,
+)
 
-#: pyarrow's parquet module is only partly annotated; treat it as dynamic.
-pq: Any = _parquet
+__all__ = ["STAGES", "Report", "read_records", "read_table", "verify_world"]
+
+#: The stages ``verify_world`` reports progress on, in order.
+STAGES = ("file hashes", "bitcoin", "ethereum", "ledger", "deposits", "ground truth", "labels", "tagpacks")
+
+Progress = Callable[[int, int, str], None]
+"""Called as ``progress(stages_done, stages_total, next_stage)`` before each stage and once at the end."""
 
 
 @dataclass
@@ -42,53 +54,70 @@ class Report:
             self.problems.append(message)
 
 
-def read_records(directory: Path, base: str) -> Iterator[dict[str, Any]]:
-    """Records of a chain file (``bitcoin/transactions`` ...), whether written as JSON lines or CSV."""
-    jsonl = directory / f"{base}.jsonl"
-    if jsonl.exists():
-        with jsonl.open(encoding="utf-8") as fh:
-            for line in fh:
-                yield json.loads(line)
-        return
-    with (directory / f"{base}.csv").open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            yield {k: _parse_csv(k, v) for k, v in row.items()}
+def verify_world(directory: Path | str, progress: Progress | None = None) -> Report:
+    """Replay a world's exports and return every invariant violation found.
 
-
-def _parse_csv(key: str, value: str) -> Any:
-    if value == "":
-        return None
-    if key in ("inputs", "outputs"):
-        return json.loads(value)
-    if value in ("true", "false"):
-        return value == "true"
-    if value.lstrip("-").isdigit() and not (key.endswith("hash") or key in ("nonce", "bits", "coinbase_param")):
-        return int(value)
-    return value
-
-
-def read_table(directory: Path, base: str) -> list[dict[str, Any]]:
-    """An exchange table as dicts (Parquet, or CSV with the same values as text)."""
-    parquet = directory / f"{base}.parquet"
-    if parquet.exists():
-        return list(pq.read_table(parquet).to_pylist())
-    with (directory / f"{base}.csv").open(encoding="utf-8", newline="") as fh:
-        return [{k: (v if v != "" else None) for k, v in row.items()} for row in csv.DictReader(fh)]
-
-
-def verify_world(directory: Path | str) -> Report:
-    """Replay a world's exports and return every invariant violation found."""
+    A file that cannot be read at all raises MalformedFileError (or NotFoundError) instead of a report: there is
+    nothing left to check in a world whose files do not parse.
+    """
     out = Path(directory)
     report = Report()
     manifest = load_manifest(out)
-    btc_txs, btc_paid = _check_bitcoin(out, report)
-    eth_txs, eth_paid = _check_ethereum(
-        out, report, manifest.extra.get("ethereum_genesis_alloc", []), manifest.extra.get("constants", {})
-    )
-    events = _check_ledger(out, report)
-    _check_deposits(out, report, events, btc_paid, eth_paid)
-    _check_truth(out, report, btc_txs, eth_txs, {e["event_id"] for e in events})
+    step = _Stages(progress)
+    with step("file hashes", out / "manifest.json"):
+        check_hashes(out, manifest, report)
+    with step("bitcoin", out / "bitcoin"):
+        btc_txs, btc_paid = _check_bitcoin(out, report)
+    with step("ethereum", out / "ethereum"):
+        eth_txs, eth_paid = _check_ethereum(
+            out, report, manifest.extra.get("ethereum_genesis_alloc", []), manifest.extra.get("constants", {})
+        )
+    with step("ledger", out / "exchange"):
+        events = _check_ledger(out, report)
+    with step("deposits", out / "exchange"):
+        _check_deposits(out, report, events, btc_paid, eth_paid)
+    event_ids = {e["event_id"] for e in events}
+    with step("ground truth", out / "ground_truth"):
+        incidents = read_incidents(out)
+        _check_truth(out, report, incidents, btc_txs, eth_txs, event_ids)
+    with step("labels", out / "ground_truth"):
+        customers = {str(r["customer_id"]) for r in read_table(out / "exchange", "customers")}
+        check_labels(out, report, incidents, customers, event_ids)
+    with step("tagpacks", out / "tagpacks"):
+        check_tagpacks(out, report, _owners(out))
+    step.finish()
     return report
+
+
+class _Stages:
+    """Reports progress per stage, and turns a record of the wrong shape into a MalformedFileError for its files."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.done = 0
+        self.where = Path()
+
+    def __call__(self, name: str, where: Path) -> _Stages:
+        if self.progress is not None:
+            self.progress(self.done, len(STAGES), name)
+        self.where = where
+        return self
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> Literal[False]:
+        # our own errors are ChainsleuthErrors, none of these: they pass through unchanged
+        if isinstance(error, KeyError | TypeError | ValueError | InvalidOperation | AttributeError):
+            raise MalformedFileError(
+                f"a record has an unexpected shape ({type(error).__name__}: {error})", path=str(self.where)
+            ) from error
+        self.done += 1
+        return False
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress(len(STAGES), len(STAGES), "done")
 
 
 def _check_bitcoin(out: Path, report: Report) -> tuple[set[str], dict[tuple[str, str], int]]:
@@ -277,15 +306,17 @@ def _check_deposits(
 
 
 def _owners(out: Path) -> dict[tuple[str, str], tuple[str, str]]:
-    with (out / "ground_truth" / "address_owners.csv").open(encoding="utf-8", newline="") as fh:
-        return {(r["chain"], r["address"]): (r["entity_id"], r["role"]) for r in csv.DictReader(fh)}
+    rows = read_csv(out / "ground_truth" / "address_owners.csv")
+    return {(r["chain"], r["address"]): (r["entity_id"], r["role"]) for r in rows}
 
 
 def _our_entity(out: Path) -> str:
     return str(load_manifest(out).extra.get("our_exchange_entity_id", ""))
 
 
-def _check_truth(out: Path, report: Report, btc: set[str], eth: set[str], event_ids: set[str]) -> None:
+def _check_truth(
+    out: Path, report: Report, incidents: list[dict[str, Any]], btc: set[str], eth: set[str], event_ids: set[str]
+) -> None:
     owners = _owners(out)
     for tx in read_records(out, "bitcoin/transactions"):
         for part in (*tx["inputs"], *tx["outputs"]):
@@ -297,29 +328,29 @@ def _check_truth(out: Path, report: Report, btc: set[str], eth: set[str], event_
             if ("ethereum", address) not in owners:
                 report.fail(f"ethereum address {address} has no owner")
     accounts = {r["account_id"]: r["customer_id"] for r in read_table(out / "exchange", "accounts")}
-    with (out / "ground_truth" / "entities.csv").open(encoding="utf-8", newline="") as fh:
-        entities = {r["entity_id"] for r in csv.DictReader(fh)}
-    n = 0
-    with (out / "ground_truth" / "incidents.jsonl").open(encoding="utf-8") as fh:
-        for line in fh:
-            inc = json.loads(line)
-            n += 1
-            iid = inc["incident_id"]
-            for h in inc["tx_hashes"]["bitcoin"]:
-                if h not in btc:
-                    report.fail(f"{iid}: bitcoin tx {h} not in the chain export")
-            for h in inc["tx_hashes"]["ethereum"]:
-                if h not in eth:
-                    report.fail(f"{iid}: ethereum tx {h} not in the chain export")
-            for event_id in inc["event_ids"]:
-                if event_id not in event_ids:
-                    report.fail(f"{iid}: event {event_id} not in the ledger")
-            for term in inc["terminal_accounts"]:
-                if accounts.get(term["account_id"]) != term["customer_id"]:
-                    report.fail(f"{iid}: terminal account {term['account_id']} is not {term['customer_id']}'s")
-            for entity in inc["perpetrator_entity_ids"] + inc["victim_entity_ids"]:
-                if entity not in entities:
-                    report.fail(f"{iid}: unknown entity {entity}")
-            if not inc["tx_hashes"]["bitcoin"] and not inc["tx_hashes"]["ethereum"] and not inc["event_ids"]:
-                report.fail(f"{iid}: incident without any evidence")
-    report.checked["incidents"] = n
+    entities = {r["entity_id"] for r in read_csv(out / "ground_truth" / "entities.csv")}
+    for inc in incidents:
+        iid = inc["incident_id"]
+        for h in inc["tx_hashes"]["bitcoin"]:
+            if h not in btc:
+                report.fail(f"{iid}: bitcoin tx {h} not in the chain export")
+        for h in inc["tx_hashes"]["ethereum"]:
+            if h not in eth:
+                report.fail(f"{iid}: ethereum tx {h} not in the chain export")
+        for event_id in inc["event_ids"]:
+            if event_id not in event_ids:
+                report.fail(f"{iid}: event {event_id} not in the ledger")
+        for term in inc["terminal_accounts"]:
+            if accounts.get(term["account_id"]) != term["customer_id"]:
+                report.fail(f"{iid}: terminal account {term['account_id']} is not {term['customer_id']}'s")
+        for entity in inc["perpetrator_entity_ids"] + inc["victim_entity_ids"]:
+            if entity not in entities:
+                report.fail(f"{iid}: unknown entity {entity}")
+        if not inc["tx_hashes"]["bitcoin"] and not inc["tx_hashes"]["ethereum"] and not inc["event_ids"]:
+            report.fail(f"{iid}: incident without any evidence")
+    report.checked["incidents"] = len(incidents)
+    coinjoins = out / "ground_truth" / "coinjoins.csv"
+    if coinjoins.is_file():  # worlds of generator versions before it have no such file
+        for row in read_csv(coinjoins):
+            if row["tx_hash"] not in btc:
+                report.fail(f"coinjoins.csv: bitcoin tx {row['tx_hash']} not in the chain export")

@@ -58,3 +58,26 @@ def test_path_crosses_the_bridge() -> None:
     hops = result.paths[0].hops
     assert [h.to_address for h in hops] == ["addr#1", "addr#3", "addr#4"]
     assert hops[1].bridge_memo == "=:ETH:0x03"
+
+
+def test_utxo_path_counts_transactions_not_the_funding_output() -> None:
+    """addr 10 → (B) → addr 20 → (D) → addr 30: two transactions; the output funding addr 10 is hop 0."""
+    from tests.chain.tracing.test_window import two_hop_utxo_graph
+
+    g = two_hop_utxo_graph()
+    result = find_paths(g, [10], [30], max_depth=2)
+    assert result.found
+    (path,) = result.paths
+    assert path.hop_count == 2
+    assert [(h.hop, h.to_address) for h in path.hops] == [(0, "addr#10"), (1, "addr#20"), (2, "addr#30")]
+    limited = find_paths(g, [10], [30], max_depth=1)
+    assert not limited.found
+    assert "2 transactions" in limited.notes[0]
+
+
+def test_account_path_hop_count_is_its_transfers() -> None:
+    src, dst = hub_graph()
+    g = build_flow_graph(n_nodes=30, src=src, dst=dst, value=np.ones(len(src)), ts=np.arange(len(src)))
+    pruned = find_paths(g, [0], [3], max_degree=5, max_depth=3)
+    assert pruned.paths[0].hop_count == 3
+    assert [h.hop for h in pruned.paths[0].hops] == [1, 2, 3]

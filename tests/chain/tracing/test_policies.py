@@ -8,6 +8,7 @@ import pytest
 from chainsleuth.chain.tracing import (
     BridgeLinks,
     FlowGraph,
+    Policy,
     Source,
     StopEntity,
     StopSet,
@@ -88,8 +89,13 @@ def utxo_graph() -> FlowGraph:
 def test_utxo_forward_policies() -> None:
     g = utxo_graph()
     src = edge_source(0, graph=g, hop=0)  # the output A:0
-    # poison: B is tainted, both outputs fully.
-    assert amounts(trace(g, src, policy="poison")) == {("addr#20", "unspent"): 8.0, ("addr#21", "unspent"): 7.5}
+    # poison: B is tainted, both outputs fully, and so is its 0.5 fee.
+    poison = trace(g, src, policy="poison")
+    assert amounts(poison) == {("addr#20", "unspent"): 8.0, ("addr#21", "unspent"): 7.5, ("fee", "fee"): 0.5}
+    # amounts are whole values, shares split the 6 traced by amount: 8/16, 7.5/16 and 0.5/16
+    assert {t.entity: t.share for t in poison.terminals} == pytest.approx(
+        {"addr#20": 0.5, "addr#21": 0.46875, "fee": 0.03125}
+    )
     # haircut: 6 of B's 16 input = 37.5%: 3 to addr 20, 2.8125 to addr 21, 0.1875 of the fee.
     assert amounts(trace(g, src, policy="haircut")) == {
         ("addr#20", "unspent"): 3.0,
@@ -125,9 +131,10 @@ def test_hop_limit() -> None:
     assert amounts(result) == {("addr#2", "hop_limit"): 9.5, ("addr#5", "hop_limit"): 0.5}
 
 
-def test_time_window() -> None:
+@pytest.mark.parametrize("policy", ["poison", "haircut", "fifo"])
+def test_time_window(policy: Policy) -> None:
     g = chain_graph()
-    result = trace(g, edge_source(0, graph=g), policy="poison", hops=10, until=30)
+    result = trace(g, edge_source(0, graph=g), policy=policy, hops=10, until=30)
     # 3 → 4 happens at t=40, outside the window: the value stays at 3.
     assert amounts(result) == {("addr#3", "retained"): 9.5, ("addr#5", "retained"): 0.5}
     late = trace(g, edge_source(0, graph=g), policy="poison", hops=10, since=15)

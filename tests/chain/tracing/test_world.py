@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -17,13 +15,14 @@ from .world_fixture import LoadedWorld, load_world
 
 
 @pytest.fixture(scope="module", params=[7, 3])
-def world(request: pytest.FixtureRequest, tiny_world: Path, tmp_path_factory: pytest.TempPathFactory) -> LoadedWorld:
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LoadedWorld:
+    """A `small` world (≈50k transfers, ten times the tiny one: the stories are hidden among more traffic) for
+    two seeds; generating and loading one takes about 12 s. The large-world numbers come from
+    benchmarks/report_tracing_recovery.py (docs/benchmarks.md)."""
     seed = int(request.param)
     base = tmp_path_factory.mktemp(f"trace-world-{seed}")
-    path = tiny_world
-    if seed != 7:
-        path = base / "world"
-        generate_world(WorldConfig.from_size("tiny", seed=seed), path)
+    path = base / "world"
+    generate_world(WorldConfig.from_size("small", seed=seed), path)
     return load_world(path, base / "store")
 
 

@@ -97,7 +97,8 @@ def show_module(course_id: str, module_id: str, _: Learner) -> dict[str, Any]:
 @router.post("/cohorts/{cohort}/quizzes/{module_id}")
 def submit_quiz(cohort: str, module_id: str, body: QuizIn, who: Learner, academy: AcademyDep) -> dict[str, Any]:
     _enrolled(academy, cohort, who)
-    return academy.submit_quiz(cohort, who.username, module_id, body.answers, actor=who).as_dict()
+    result = academy.submit_quiz(cohort, who.username, module_id, body.answers, actor=who)
+    return academy.quiz_feedback(cohort, who.username, result)
 
 
 # -- the trainee's own work ---------------------------------------------------------------------------------

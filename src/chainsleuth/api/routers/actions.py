@@ -52,6 +52,7 @@ class RejectIn(Versioned):
 def list_actions(
     who: Reader, session: DbSession, status: str | None = None, kind: str | None = None,
     account_id: str | None = None, customer_id: str | None = None, case_id: int | None = None,
+    review_due: Annotated[bool, Query(description="Only actions in force past their review date.")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:  # fmt: skip
     rows, total = actions.list_actions(
@@ -62,6 +63,7 @@ def list_actions(
         account_id=account_id,
         customer_id=customer_id,
         case_id=case_id,
+        review_due=review_due,
         limit=limit,
         offset=offset,
     )
@@ -70,7 +72,7 @@ def list_actions(
 
 @router.get("/{action_id}", summary="One account action")
 def get_action(action_id: int, who: Reader, session: DbSession) -> dict[str, Any]:
-    return actions.action_view(actions.get_action(session, action_id))
+    return actions.action_detail(session, actions.get_action(session, action_id))
 
 
 @router.post("", summary="Propose an action (four-eyes: step 1)", status_code=201)

@@ -3,8 +3,10 @@
 Every route answers from the process-wide flow graph (:mod:`chainsleuth.chain.tracing.cache`), which is built
 on the first request and again only after the chain store changed, with stop sets from the attribution store
 and our deposit addresses (:mod:`chainsleuth.api.investigate`); so the answers match ``chainsleuth chain
-trace|exposure|path`` and the web pages exactly. Reading needs ``chain.read``; adding a tag ``tags.write``
-(audited). Bad input answers 422 naming the field, unknown addresses/transactions/clusters 404.
+trace|exposure|path`` and the web pages exactly. ``/exposure`` lists every cluster by risk tier from the
+persisted bulk snapshot (:mod:`chainsleuth.chain.exposure.snapshot`), recomputed on the request after a tag,
+ingest or clustering changed it. Reading needs ``chain.read``; adding a tag ``tags.write`` (audited). Bad input
+answers 422 naming the field, unknown addresses/transactions/clusters 404.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from chainsleuth.api.deps import Principal, get_chain_store, get_session
 from chainsleuth.api.permissions import requires
 from chainsleuth.chain.attribution.clusters import resolve_to_clusters
 from chainsleuth.chain.attribution.store import add_tag, find_tags, tags_for
+from chainsleuth.chain.exposure.snapshot import ExposureSnapshot, ensure_exposure, row_of, select_rows, shares_of
 from chainsleuth.chain.tracing.cache import GRAPHS, cached_graph
 from chainsleuth.errors import InvalidInputError
 from chainsleuth.privacy import audit
@@ -144,6 +147,71 @@ def cluster_exposure(
     members = inv_.cluster_members(inv, chain, cluster_id)
     result = inv_.exposure(inv, chain, members, f"cluster {cluster_id}", hops=hops)
     return {**result.to_dict(), "chain": chain, "members": len(members), "graph_build": inv.entry.build}
+
+
+def _snapshot(request: Request, session: Session, store: ChainStore) -> ExposureSnapshot:
+    """The persisted exposure of every cluster, recomputed first when tags, store or clusterings changed."""
+    return ensure_exposure(session, store, price_file=price_file(request))
+
+
+def _snapshot_info(snapshot: ExposureSnapshot) -> dict[str, Any]:
+    state = snapshot.state
+    return {"computed_at": state.computed_at, "recomputed": snapshot.recomputed, "unit": state.unit,
+            "tag_fingerprint": state.key.tags, "hops": state.key.hops, "tiers": state.tiers,
+            "categories": state.categories, "clustered_chains": state.clustered_chains}  # fmt: skip
+
+
+@router.get("/exposure", summary="Clusters by risk tier")
+def exposure_list(
+    request: Request,
+    _: Reader,
+    session: DbSession,
+    store: Store,
+    chain: Annotated[str | None, Query(description="Only this chain.")] = None,
+    tier: Annotated[str | None, Query(description="severe, high, medium, low, or none.")] = None,
+    category: Annotated[str | None, Query(description="Only clusters exposed to this policy category.")] = None,
+    offset: Offset = 0,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    """Every cluster's exposure from the bulk model, most severe tier first, paged.
+
+    Served from the Parquet snapshot under the chain store; when the tag set (or the store, its clusterings or
+    the prices) changed since it was computed, this request recomputes it first (``recomputed``: true).
+    """
+    if chain is not None:
+        inv_.known_chain(store, chain)
+    snapshot = _snapshot(request, session, store)
+    total, rows = select_rows(snapshot, chain=chain, tier=tier, category=category, offset=offset, limit=limit)
+    clusters = []
+    for row in rows:
+        shares = shares_of(row, snapshot.state.categories)
+        keep = ("chain", "cluster_id", "size", "tier", "tagged", "in_volume", "out_volume", "max_share", "categories")
+        clusters.append({**{key: row[key] for key in keep}, "shares": shares})
+    return {**_snapshot_info(snapshot), "total": total, "offset": offset, "limit": limit, "clusters": clusters}
+
+
+@router.get("/exposure/{chain}/{cluster_id}", summary="One cluster's exposure with evidence")
+def exposure_detail(
+    request: Request, chain: str, cluster_id: int, _: Reader, session: DbSession, store: Store, hops: Hops = None
+) -> dict[str, Any]:
+    """The cluster's bulk row (shares and tier as listed) and the time-respecting query with its evidence.
+
+    ``evidence`` is :func:`~chainsleuth.chain.exposure.entity_exposure`: per category the tagged counterparty,
+    the tag's source and confidence, and a path to it. Its tier can be lower than the bulk one, because it
+    only follows funds forward in time.
+    """
+    inv = _investigation(request, session, store, chain)
+    root = store.address(chain, cluster_id)  # 404 for an id the store never gave out
+    members = inv_.cluster_members(inv, chain, cluster_id) if chain in inv.clusters else [cluster_id]
+    snapshot = _snapshot(request, session, store)
+    row = row_of(snapshot, chain, cluster_id)
+    detail = inv_.exposure(inv, chain, members, f"cluster {cluster_id}", hops=hops)
+    bulk = None
+    if row is not None:
+        bulk = {"tier": row["tier"], "size": row["size"], "in_volume": row["in_volume"],
+                "out_volume": row["out_volume"], "shares": shares_of(row, snapshot.state.categories)}  # fmt: skip
+    return {**_snapshot_info(snapshot), "chain": chain, "cluster_id": cluster_id,
+            "root_address": root, "bulk": bulk, "evidence": detail.to_dict()}  # fmt: skip
 
 
 @router.get("/paths", summary="Paths between two addresses or clusters")

@@ -21,7 +21,6 @@ from chainsleuth.cases import evidence, service, views
 from chainsleuth.cases.goaml import filing
 from chainsleuth.config import Settings
 from chainsleuth.errors import PayloadTooLargeError
-from chainsleuth.privacy import audit
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 reports_router = APIRouter(prefix="/api/reports", tags=["reports"])
@@ -32,6 +31,7 @@ Assigner = Annotated[Principal, Depends(requires("case.assign"))]
 Closer = Annotated[Principal, Depends(requires("case.close"))]
 Drafter = Annotated[Principal, Depends(requires("report.draft"))]
 FilingOfficer = Annotated[Principal, Depends(requires("report.approve"))]
+Revealer = Annotated[Principal, Depends(requires("customer.reveal"))]
 DbSession = Annotated[Session, Depends(get_session)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
@@ -47,6 +47,7 @@ class CaseIn(BaseModel):
     priority: Literal["low", "medium", "high", "critical"] = "medium"
     alert_ids: list[int] = Field(default_factory=list)
     due_at: datetime | None = None
+    assignee: str | None = Field(default=None, max_length=64)
 
 
 class StatusIn(Versioned):
@@ -124,7 +125,7 @@ def list_cases(
 @router.post("", summary="Open a case (manually or from alerts)", status_code=201)
 def create_case(who: Creator, session: DbSession, body: CaseIn) -> dict[str, Any]:
     options: dict[str, Any] = {"description": body.description, "queue": body.queue, "priority": body.priority,
-                               "due_at": body.due_at}  # fmt: skip
+                               "due_at": body.due_at, "assignee": body.assignee}  # fmt: skip
     if body.alert_ids:
         case = service.create_from_alerts(session, who, body.alert_ids, title=body.title, **options)
     else:
@@ -215,6 +216,17 @@ async def add_document(
     return views.evidence_view(row)
 
 
+@router.get("/evidence/{evidence_id}/content", summary="Retrieve a piece of evidence (audited)")
+def evidence_content(evidence_id: int, who: Reader, session: DbSession, settings: AppSettings) -> Response:
+    """The evidence's bytes as stored (documents decrypted; JSON results as canonical JSON) with its recorded
+    SHA-256 in ``X-Evidence-SHA256``; every retrieval is written to the audit log."""
+    row, data = evidence.read_evidence(session, who, evidence_id, settings=settings)
+    name = (row.filename or f"evidence-{row.id}.json").replace('"', "")
+    return Response(data, media_type=row.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "X-Evidence-SHA256": row.sha256,
+        "Cache-Control": "no-store"})  # fmt: skip
+
+
 @router.get("/{case_id}/evidence/verify", summary="Verify every evidence hash")
 def verify(case_id: int, who: Reader, session: DbSession, settings: AppSettings) -> list[dict[str, Any]]:
     return [vars(check) for check in evidence.verify_evidence(session, who, case_id, settings=settings)]
@@ -233,13 +245,19 @@ def get_report(report_id: int, who: Reader, session: DbSession) -> dict[str, Any
     return filing.report_view(filing.get_report(session, report_id))
 
 
-@reports_router.get("/{report_id}/xml", summary="Download the report's goAML XML")
-def report_xml(report_id: int, who: Reader, session: DbSession) -> Response:
-    report = filing.get_report(session, report_id)
-    audit.record(session, who, "report.download", filing.REPORT_OBJECT, str(report.id), purpose=filing.PURPOSE)
+@reports_router.get("/{report_id}/xml", summary="Download the report's goAML XML (a reveal: purpose required)")
+def report_xml(
+    report_id: int, who: Revealer, session: DbSession,
+    purpose: Annotated[str, Query(description="Why (e.g. str_filing); see the reveal purposes.")],
+    case_ref: Annotated[str | None, Query(max_length=200, description="Case or request reference.")] = None,
+) -> Response:  # fmt: skip
+    """The XML names the reported customers, so it needs ``customer.reveal`` and a stated purpose; the download
+    and a reveal of every customer in it are audited."""
+    report = filing.read_report_xml(session, who, report_id, purpose=purpose, case_ref=case_ref)
     return Response(
         report.xml, media_type="application/xml",
-        headers={"Content-Disposition": f'attachment; filename="{report.entity_reference}.xml"'},
+        headers={"Content-Disposition": f'attachment; filename="{report.entity_reference}.xml"',
+                 "Cache-Control": "no-store"},
     )  # fmt: skip
 
 

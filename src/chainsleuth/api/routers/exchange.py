@@ -1,4 +1,4 @@
-"""The exchange's books over HTTP: customers (no personal data), accounts, balances and ledgers."""
+"""The exchange's books over HTTP: customers (no personal data), accounts, balances and ledgers (``ledger.read``)."""
 
 from __future__ import annotations
 
@@ -6,20 +6,23 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from chainsleuth.api.deps import STAFF_ROLES, Principal, get_session, require_roles
+from chainsleuth.api.deps import Principal, get_session
+from chainsleuth.api.permissions import requires
+from chainsleuth.cases.ledger_guard import active_holds
 from chainsleuth.store import exchange_read
 from chainsleuth.store.exchange_read import CustomerOverview, CustomerSummary, LedgerEventView, Page
 
 router = APIRouter(prefix="/api/exchange", tags=["exchange"])
-Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+LedgerReader = Annotated[Principal, Depends(requires("ledger.read"))]
 DbSession = Annotated[Session, Depends(get_session)]
 
 
 @router.get("/customers", response_model=Page[CustomerSummary], summary="List customers")
 def list_customers(
-    _: Staff,
+    _: LedgerReader,
     session: DbSession,
     risk_rating: Annotated[str | None, Query(pattern="^(low|medium|high)$")] = None,
     status: Annotated[str | None, Query(pattern="^(active|dormant|closed)$")] = None,
@@ -33,16 +36,36 @@ def list_customers(
     )
 
 
-@router.get("/customers/{customer_id}", response_model=CustomerOverview, summary="One customer")
-def customer(customer_id: str, _: Staff, session: DbSession) -> CustomerOverview:
-    """Profile without personal data, accounts with balances and deposit addresses, activity counts."""
-    return exchange_read.customer_overview(session, customer_id)
+class LegalHoldView(BaseModel):
+    """A legal hold in force on the customer's records (an approved ``preserve`` action)."""
+
+    id: int
+    action_id: int
+    case_id: int | None
+    legal_basis: str | None
+    placed_at: datetime
+    until: datetime | None
+
+
+class CustomerWithHolds(CustomerOverview):
+    legal_holds: list[LegalHoldView]
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerWithHolds, summary="One customer")
+def customer(customer_id: str, _: LedgerReader, session: DbSession) -> CustomerWithHolds:
+    """Profile without personal data, accounts with balances and deposit addresses, activity counts, and the
+    legal holds preserving the customer's records (nothing of them may be deleted while one is in force)."""
+    overview = exchange_read.customer_overview(session, customer_id)
+    holds = [LegalHoldView(id=h.id, action_id=h.action_id, case_id=h.case_id, legal_basis=h.legal_basis,
+                           placed_at=h.placed_at, until=h.until)
+             for h in active_holds(session, customer_id)]  # fmt: skip
+    return CustomerWithHolds(**overview.model_dump(), legal_holds=holds)
 
 
 @router.get("/accounts/{account_id}/events", response_model=Page[LedgerEventView], summary="An account's ledger")
 def account_events(
     account_id: str,
-    _: Staff,
+    _: LedgerReader,
     session: DbSession,
     event_type: Annotated[str | None, Query()] = None,
     since: Annotated[datetime | None, Query()] = None,

@@ -2,7 +2,8 @@
 
 Officers register without an account (``/register``, ``/verify-email``), then log in at ``/api/auth/token`` and
 enrol TOTP. Submitting a request and downloading a package also need a fresh TOTP code in the ``X-TOTP-Code``
-header (a stolen password or token alone cannot exfiltrate data). Every id an officer sends is checked against
+header (a stolen password or token alone cannot exfiltrate data), and so does replacing an enrolled
+authenticator. Every id an officer sends is checked against
 their agency; another agency's request or package answers 404 exactly like a missing one. An expired package
 answers 410 Gone.
 """
@@ -22,10 +23,11 @@ from sqlalchemy.orm import Session
 from chainsleuth.api.deps import Principal, get_chain_store, get_session, get_settings
 from chainsleuth.api.permissions import requires
 from chainsleuth.config import Settings
-from chainsleuth.errors import PayloadTooLargeError
-from chainsleuth.lawenforcement import agencies, officers, packages, responses, stats, triage
+from chainsleuth.errors import InvalidInputError, PayloadTooLargeError
+from chainsleuth.lawenforcement import agencies, notify, officers, packages, responses, stats, triage
 from chainsleuth.lawenforcement import requests as le_requests
-from chainsleuth.lawenforcement.targets import parse_targets_csv
+from chainsleuth.lawenforcement.matrix import load_matrix
+from chainsleuth.lawenforcement.targets import KIND_OF_COLUMN, parse_row, parse_targets_csv
 from chainsleuth.privacy.policy import is_agency_scoped
 from chainsleuth.store.chainstore import ChainStore
 
@@ -58,6 +60,12 @@ class CodeIn(BaseModel):
 
 class EmailIn(BaseModel):
     email: str
+
+
+class TargetIn(BaseModel):
+    column: str
+    value: str
+    chain: str = ""
 
 
 class ReasonIn(BaseModel):
@@ -131,9 +139,9 @@ def me(who: Submitter, session: DbSession) -> dict[str, Any]:
     return officers.officer_view(officers.get_officer(session, who.username))
 
 
-@router.post("/me/totp", summary="Enrol an authenticator (TOTP); confirm with a first code")
-def enrol_totp(who: Submitter, session: DbSession) -> dict[str, str]:
-    secret, uri = officers.enrol_totp(session, who)
+@router.post("/me/totp", summary="Enrol an authenticator (TOTP); replacing one needs its current code")
+def enrol_totp(who: Submitter, session: DbSession, totp: Totp = None) -> dict[str, str]:
+    secret, uri = officers.enrol_totp(session, who, totp)
     return {"secret": secret, "otpauth_uri": uri}
 
 
@@ -145,6 +153,12 @@ def confirm_totp(who: Submitter, session: DbSession, body: CodeIn) -> dict[str, 
 @router.post("/me/email", summary="Change my e-mail address (verified again)")
 def change_email(who: Submitter, session: DbSession, body: EmailIn) -> dict[str, Any]:
     return officers.officer_view(officers.change_email(session, who, body.email)[0])
+
+
+@router.post("/me/verification", summary="Send a new verification code to my current address")
+def resend_verification(who: Submitter, session: DbSession) -> dict[str, Any]:
+    return {**officers.officer_view(officers.resend_verification(session, who)[0]),
+            "next": "open the new verification code sent to your official address"}  # fmt: skip
 
 
 @router.post("/requests", summary="Submit a request (multipart: fields, instrument PDF, targets CSV)", status_code=201)
@@ -176,7 +190,8 @@ async def submit(
     parsed = parse_targets_csv(csv_bytes, max_bytes=settings.max_upload_bytes) if csv_bytes is not None else []
     request = le_requests.submit_request(session, who, form, targets=parsed, instrument=pdf,
                                          instrument_filename=(instrument.filename if instrument else None) or "i.pdf",
-                                         max_upload_bytes=settings.max_upload_bytes)  # fmt: skip
+                                         max_upload_bytes=settings.max_upload_bytes,
+                                         matrix=load_matrix(data_dir=settings.data_dir))  # fmt: skip
     view = _view(request, who, session)
     view["rejected_targets"] = [t for t in view["targets"] if t["error"]]
     return view
@@ -194,6 +209,15 @@ def list_requests(
 @router.get("/requests/{request_id}", summary="One request with its targets, status and deadline")
 def get_request(request_id: str, who: Reader, session: DbSession) -> dict[str, Any]:
     return _view(le_requests.get_request(session, who, request_id), who, session)
+
+
+@router.post("/requests/{request_id}/targets/{target_id}", summary="Correct a rejected target row")
+def correct_target(request_id: str, target_id: int, who: Reader, session: DbSession, body: TargetIn) -> dict[str, Any]:
+    if body.column not in KIND_OF_COLUMN:
+        raise InvalidInputError("column is one of " + ", ".join(KIND_OF_COLUMN), field="column")
+    parsed = parse_row(0, {body.column: body.value, "chain": body.chain})[0]
+    target = le_requests.correct_target(session, who, request_id, target_id, parsed)
+    return le_requests.target_view(target, officer=is_agency_scoped(who))
 
 
 @router.get("/requests/{request_id}/messages", summary="The secure message thread")
@@ -227,13 +251,10 @@ def list_packages(request_id: str, who: Reader, session: DbSession) -> list[dict
 
 @router.get("/packages/{package_id}/download", summary="Download a sealed package (410 once it has expired)")
 def download(package_id: int, who: Reader, session: DbSession, totp: Totp = None) -> Response:
-    try:
-        packages.refuse_if_expired(session, who, package_id)  # before the TOTP check writes anything
-        if is_agency_scoped(who):
-            officers.check_totp(session, who, totp)
-        data, envelope, filename = packages.download_package(session, who, package_id)
-    except packages.PackageExpiredError as error:
-        raise HTTPException(status_code=410, detail=error.message) from None
+    packages.refuse_if_expired(session, who, package_id)  # before the TOTP check writes anything (410 Gone)
+    if is_agency_scoped(who):
+        officers.check_totp(session, who, totp)
+    data, envelope, filename = packages.download_package(session, who, package_id)
     header = base64.b64encode(json.dumps(envelope, sort_keys=True).encode()).decode()
     return Response(data, media_type="application/octet-stream",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',
@@ -269,6 +290,11 @@ def suspend_officer(username: str, who: Manager, session: DbSession, body: Reaso
     return officers.officer_view(officers.suspend_officer(session, who, username, body.reason))
 
 
+@router.post("/officers/{username}/reinstate", summary="Lift an officer's suspension")
+def reinstate_officer(username: str, who: Manager, session: DbSession) -> dict[str, Any]:
+    return officers.officer_view(officers.reinstate_officer(session, who, username))
+
+
 @router.post("/queue/next", summary="Claim the most urgent unclaimed request")
 def next_request(who: Triager, session: DbSession, queue: str | None = None) -> dict[str, Any]:
     return _view(triage.next_request(session, who, queue), who, session)
@@ -279,11 +305,34 @@ def claim(request_id: str, who: Triager, session: DbSession) -> dict[str, Any]:
     return _view(triage.claim(session, who, request_id), who, session)
 
 
+@router.post("/requests/{request_id}/release", summary="Give a claimed request back to its queue")
+def release(request_id: str, who: Triager, session: DbSession) -> dict[str, Any]:
+    return _view(triage.release(session, who, request_id), who, session)
+
+
 @router.post("/requests/{request_id}/triage", summary="Check, decide by the matrix, match targets, flag overlaps")
 def run_triage(
-    request_id: str, who: Triager, session: DbSession, store: Annotated[ChainStore, Depends(get_chain_store)]
-) -> dict[str, Any]:
-    return _view(triage.triage(session, who, request_id, chain_store=store), who, session)
+    request_id: str, who: Triager, session: DbSession, settings: AppSettings,
+    store: Annotated[ChainStore, Depends(get_chain_store)],
+) -> dict[str, Any]:  # fmt: skip
+    rules = load_matrix(data_dir=settings.data_dir)
+    return _view(triage.triage(session, who, request_id, chain_store=store, matrix=rules), who, session)
+
+
+@router.get("/requests/{request_id}/callbacks", summary="The call-backs recorded on a request")
+def list_callbacks(request_id: str, who: Triager, session: DbSession) -> list[dict[str, Any]]:
+    return [responses.callback_view(c) for c in responses.callbacks(session, who, request_id)]
+
+
+@router.get("/requests/{request_id}/actions", summary="Ids of the account actions a request caused (staff)")
+def list_request_actions(request_id: str, who: Reader, session: DbSession) -> dict[str, Any]:
+    return {"action_ids": responses.request_actions(session, who, request_id)}
+
+
+@router.get("/requests/{request_id}/instrument", summary="The legal instrument PDF (staff; audited)")
+def get_instrument(request_id: str, who: Reader, session: DbSession) -> Response:
+    return Response(responses.instrument(session, who, request_id), media_type="application/pdf",
+                    headers={"Content-Disposition": 'attachment; filename="instrument.pdf"'})  # fmt: skip
 
 
 @router.post("/requests/{request_id}/callbacks", summary="Record a call-back on a registry number", status_code=201)
@@ -329,6 +378,16 @@ def approve_package(package_id: int, who: Responder, session: DbSession, body: A
 @router.post("/packages/{package_id}/reject", summary="Send a draft back")
 def reject_package(package_id: int, who: Responder, session: DbSession, body: ReasonIn) -> dict[str, Any]:
     return packages.package_view(packages.reject_package(session, who, package_id, body.reason))
+
+
+@router.get("/notifications", summary="Customer notifications due now (non-disclosure orders respected)")
+def due_notifications(who: Responder, session: DbSession) -> list[dict[str, Any]]:
+    return [notify.notification_view(n) for n in notify.due_notifications(session, who)]
+
+
+@router.post("/notifications/{notification_id}/sent", summary="Record that the customer was notified")
+def notification_sent(notification_id: int, who: Responder, session: DbSession) -> dict[str, Any]:
+    return notify.notification_view(notify.mark_sent(session, who, notification_id))
 
 
 @router.get("/stats", summary="Statistics (JSON)")

@@ -1,7 +1,8 @@
 """Monitoring over HTTP: alerts (list with filters, detail), queues, rules and backtest results.
 
-Staff only. Alerts carry identifiers and rule values, never customers' personal data; the explanation names
-the customer id, the event ids and the chain evidence behind the alert.
+Every endpoint needs ``alert.read`` (the matrix in :mod:`chainsleuth.privacy.policy`). Alerts carry identifiers
+and rule values, never customers' personal data; the explanation names the customer id, the event ids and the
+chain evidence behind the alert.
 """
 
 from __future__ import annotations
@@ -11,19 +12,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from chainsleuth.api.deps import STAFF_ROLES, Principal, get_session, require_roles
+from chainsleuth.api.deps import Principal, get_session
+from chainsleuth.api.permissions import requires
 from chainsleuth.monitor.alerts import store as alert_store
 from chainsleuth.monitor.alerts.book import QUEUES
 from chainsleuth.monitor.rules.loader import load_rules
 
 router = APIRouter(prefix="/api/monitor", tags=["monitor"])
-Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+AlertReader = Annotated[Principal, Depends(requires("alert.read"))]
 DbSession = Annotated[Session, Depends(get_session)]
 
 
 @router.get("/alerts", summary="List alerts")
 def list_alerts(
-    _: Staff,
+    _: AlertReader,
     session: DbSession,
     queue: Annotated[str | None, Query(max_length=40)] = None,
     status: Annotated[str | None, Query(pattern="^(open|in_review|escalated|closed)$")] = None,
@@ -42,13 +44,13 @@ def list_alerts(
 
 
 @router.get("/alerts/{alert_id}", summary="One alert")
-def alert_detail(alert_id: int, _: Staff, session: DbSession) -> dict[str, Any]:
+def alert_detail(alert_id: int, _: AlertReader, session: DbSession) -> dict[str, Any]:
     """The alert with its explanation: rule and version, expression, values, thresholds, events, evidence."""
     return alert_store.alert_view(alert_store.get_alert(session, alert_id))
 
 
 @router.get("/queues", summary="Alert queues")
-def queues(_: Staff, session: DbSession) -> dict[str, int]:
+def queues(_: AlertReader, session: DbSession) -> dict[str, int]:
     """Open alerts per queue (every known queue is listed, empty ones with 0)."""
     counts = dict.fromkeys(QUEUES, 0)
     counts.update(alert_store.queue_counts(session))
@@ -56,7 +58,7 @@ def queues(_: Staff, session: DbSession) -> dict[str, int]:
 
 
 @router.get("/rules", summary="Rules")
-def rules(_: Staff, session: DbSession) -> list[dict[str, Any]]:
+def rules(_: AlertReader, session: DbSession) -> list[dict[str, Any]]:
     """The shipped rule library as loaded, with each rule's stored revisions."""
     revisions: dict[str, list[dict[str, Any]]] = {}
     for row in alert_store.rule_versions(session):
@@ -69,7 +71,7 @@ def rules(_: Staff, session: DbSession) -> list[dict[str, Any]]:
 
 @router.get("/shadow-hits", summary="Shadow-mode hits")
 def shadow_hits(
-    _: Staff, session: DbSession, rule_id: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    _: AlertReader, session: DbSession, rule_id: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[dict[str, Any]]:
     """Hits of rules in shadow mode (recorded, never alerted)."""
     return [
@@ -81,7 +83,9 @@ def shadow_hits(
 
 
 @router.get("/backtests", summary="Backtest results")
-def backtests(_: Staff, session: DbSession, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[dict[str, Any]]:
+def backtests(
+    _: AlertReader, session: DbSession, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> list[dict[str, Any]]:
     """Stored backtest reports, newest first."""
     return [
         {"id": row.id, "source": row.source, "engine": row.engine, "created_at": row.created_at.isoformat(),
@@ -91,7 +95,7 @@ def backtests(_: Staff, session: DbSession, limit: Annotated[int, Query(ge=1, le
 
 
 @router.get("/backtests/{backtest_id}", summary="One backtest")
-def backtest(backtest_id: int, _: Staff, session: DbSession) -> dict[str, Any]:
+def backtest(backtest_id: int, _: AlertReader, session: DbSession) -> dict[str, Any]:
     """One stored backtest report."""
     row = alert_store.get_backtest(session, backtest_id)
     return {"id": row.id, "source": row.source, "engine": row.engine, "created_at": row.created_at.isoformat(),

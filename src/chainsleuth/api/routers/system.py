@@ -10,7 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from chainsleuth import __version__
-from chainsleuth.api.deps import STAFF_ROLES, Principal, get_engine, require_roles
+from chainsleuth.api.deps import Principal, get_engine
+from chainsleuth.api.permissions import requires
 from chainsleuth.errors import NotFoundError
 from chainsleuth.store.migrate import current_revision, head_revision
 
@@ -39,7 +40,7 @@ def health(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> 
 
 
 @router.get("/world", summary="The simulated world this deployment was loaded from (demo and training)")
-def world(request: Request, _: Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]) -> dict[str, Any]:
+def world(request: Request, _: Annotated[Principal, Depends(requires("system.read"))]) -> dict[str, Any]:
     """The world's manifest: seed, size, time range and row counts; 404 when the data did not come from a world."""
     world_dir = request.app.state.world_dir
     manifest = world_dir / "manifest.json" if world_dir is not None else None

@@ -26,14 +26,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type information
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from chainsleuth.cases.goaml.config import GoamlConfig
 from chainsleuth.cases.goaml.translit import split_name, to_ascii
 from chainsleuth.cases.goaml.validate import enumeration
 from chainsleuth.cases.ledger_guard import active_freezes
 from chainsleuth.privacy.policy import Actor
-from chainsleuth.privacy.reveal import reveal
+from chainsleuth.privacy.reveal import reveal, reveal_ledger_field
 from chainsleuth.store.models.cases import Case
 from chainsleuth.store.models.exchange import Account, DepositAddress
 from chainsleuth.store.models.ledger import LedgerEvent
@@ -56,6 +56,7 @@ class BuildContext:
     case: Case
     customers: dict[str, dict[str, str | None]] = field(default_factory=dict)
     audit_seqs: list[int] = field(default_factory=list)
+    bank_references: dict[str, str | None] = field(default_factory=dict)
 
     def customer(self, customer_id: str) -> dict[str, str | None]:
         if customer_id not in self.customers:
@@ -64,6 +65,14 @@ class BuildContext:
             self.customers[customer_id] = result.fields
             self.audit_seqs.append(result.audit_seq)
         return self.customers[customer_id]
+
+    def bank_reference(self, event: LedgerEvent) -> str | None:
+        """The event's bank reference through an audited reveal (the column is deferred, never loaded)."""
+        if event.event_id not in self.bank_references:
+            self.bank_references[event.event_id] = reveal_ledger_field(
+                self.session, self.actor, event.event_id, "bank_reference", "str_filing",
+                case_ref=f"{self.case.reference} goAML report")  # fmt: skip
+        return self.bank_references[event.event_id]
 
 
 def sql_date(value: datetime) -> str:
@@ -255,18 +264,19 @@ def _transaction(ctx: BuildContext, report: etree._Element, event: LedgerEvent) 
     _sub(tx, "transmode_comment", codes.transmode_comment)
     _sub(tx, "amount_local", _money(event.usd_value, ctx.config))
     kind = event.event_type
+    bank_reference = ctx.bank_reference(event) if kind in ("fiat_deposit", "fiat_withdrawal") else None
     if kind in ("deposit", "fiat_deposit"):
         label = (f"Sender: the inputs of on-chain transaction {event.tx_hash}" if kind == "deposit"
-                 else f"Customer's bank account, reference {event.bank_reference or 'not recorded'}")  # fmt: skip
+                 else f"Customer's bank account, reference {bank_reference or 'not recorded'}")  # fmt: skip
         _party(ctx, tx, "from", mine=None, funds=funds, chain=event.chain, address=None if kind == "deposit"
-               else event.bank_reference, label=label)  # fmt: skip
+               else bank_reference, label=label)  # fmt: skip
         _party(ctx, tx, "to", mine=event.account_id, funds=funds)
     elif kind in ("withdrawal", "fiat_withdrawal"):
         _party(ctx, tx, "from", mine=event.account_id, funds=funds)
         label = (f"Recipient wallet {event.address} on {event.chain}" if kind == "withdrawal"
-                 else f"Customer's bank account, reference {event.bank_reference or 'not recorded'}")  # fmt: skip
+                 else f"Customer's bank account, reference {bank_reference or 'not recorded'}")  # fmt: skip
         _party(ctx, tx, "to", mine=None, funds=funds, chain=event.chain,
-               address=event.address if kind == "withdrawal" else event.bank_reference, label=label)  # fmt: skip
+               address=event.address if kind == "withdrawal" else bank_reference, label=label)  # fmt: skip
     else:  # internal transfer, trade: both sides are our customers' accounts
         _party(ctx, tx, "from", mine=event.account_id, funds=funds)
         _party(ctx, tx, "to", mine=event.counterparty_account_id or event.account_id, funds=funds)
@@ -328,7 +338,9 @@ def build_report(
 def report_events(session: Session, event_ids: Sequence[str]) -> list[LedgerEvent]:
     """The named events that are transactions, in booking order (others are left out)."""
     rows = session.scalars(
-        select(LedgerEvent).where(LedgerEvent.event_id.in_(list(event_ids)), LedgerEvent.event_type.in_(MONEY_EVENTS))
+        select(LedgerEvent)
+        .options(defer(LedgerEvent.bank_reference), defer(LedgerEvent.ip))  # read through reveal_ledger_field
+        .where(LedgerEvent.event_id.in_(list(event_ids)), LedgerEvent.event_type.in_(MONEY_EVENTS))
     ).all()
     return sorted(rows, key=lambda row: (row.timestamp, row.event_id))
 

@@ -29,9 +29,10 @@ from chainsleuth.cases.goaml.validate import enumeration, validate
 from chainsleuth.errors import InvalidInputError, NotFoundError, PolicyViolationError
 from chainsleuth.privacy import audit
 from chainsleuth.privacy.policy import Actor, require
+from chainsleuth.privacy.reveal import check_purpose
 from chainsleuth.store.db import stale_version_guard
 from chainsleuth.store.models.alerts import MonitorAlert
-from chainsleuth.store.models.cases import CaseAlert, CaseEvidence, StrReport
+from chainsleuth.store.models.cases import CaseAlert, CaseEvidence, CaseLink, StrReport
 from chainsleuth.store.models.ledger import LedgerEvent
 
 PURPOSE = "goAML report"
@@ -82,7 +83,8 @@ def get_report(session: Session, report_id: int) -> StrReport:
 
 
 def case_event_ids(session: Session, case_id: int) -> list[str]:
-    """Ledger events the case points at: its alerts' events and its ledger extracts' events."""
+    """Ledger events the case points at: its alerts' events, its ledger extracts' events, and the deposits and
+    withdrawals of its linked accounts that its evidence or linked addresses name (:func:`linked_account_events`)."""
     ids: list[str] = []
     for alert in session.scalars(
         select(MonitorAlert).join(CaseAlert, CaseAlert.alert_id == MonitorAlert.id).where(CaseAlert.case_id == case_id)
@@ -92,7 +94,40 @@ def case_event_ids(session: Session, case_id: int) -> list[str]:
         select(CaseEvidence).where(CaseEvidence.case_id == case_id, CaseEvidence.kind == "ledger_extract")
     ):
         ids.extend(json.loads(evidence.content or "{}").get("event_ids", []))
+    ids.extend(linked_account_events(session, case_id))
     return list(dict.fromkeys(ids))
+
+
+#: Deposits and withdrawals of one linked account looked at when matching them against the case's evidence.
+MAX_ACCOUNT_EVENTS = 5_000
+
+
+def linked_account_events(session: Session, case_id: int) -> list[str]:
+    """Deposits and withdrawals of the case's linked accounts whose on-chain address or transaction the case
+    itself names: a linked address, or a saved trace or exposure result (a trace from the victim ends at the
+    thief's deposit address). That is the suspicious movement a report has to describe; the account's other,
+    unrelated activity stays out of it (add it as a ledger extract when it belongs in the report)."""
+    links = session.execute(select(CaseLink.link_type, CaseLink.target).where(CaseLink.case_id == case_id)).all()
+    accounts = [target for link_type, target in links if link_type == "account"]
+    if not accounts:
+        return []
+    named = {target.lower() for link_type, target in links if link_type == "address"}
+    results_query = select(CaseEvidence.content).where(
+        CaseEvidence.case_id == case_id, CaseEvidence.kind.in_(("trace", "exposure"))
+    )
+    results = " ".join(content or "" for content in session.scalars(results_query)).lower()
+    events = session.scalars(
+        select(LedgerEvent)
+        .where(LedgerEvent.account_id.in_(accounts), LedgerEvent.event_type.in_(("deposit", "withdrawal")))
+        .order_by(LedgerEvent.timestamp, LedgerEvent.event_id)
+        .limit(MAX_ACCOUNT_EVENTS * len(accounts))
+    )
+    found = []
+    for event in events:
+        keys = [value.lower() for value in (event.address, event.tx_hash) if value]
+        if any(key in named or key in results for key in keys):
+            found.append(event.event_id)
+    return found
 
 
 def _categories(session: Session, case_id: int) -> list[str]:
@@ -303,3 +338,33 @@ def report_view(report: StrReport) -> dict[str, Any]:
         "acknowledged_at": iso(report.acknowledged_at), "rejected_at": iso(report.rejected_at),
         "version": report.version,
     }  # fmt: skip
+
+
+def report_customers(session: Session, report: StrReport) -> list[str]:
+    """Our customers identified in a report: both sides of every reported event that are our customers."""
+    rows = session.execute(
+        select(LedgerEvent.customer_id, LedgerEvent.counterparty_customer_id).where(
+            LedgerEvent.event_id.in_(list(report.event_ids))
+        )
+    ).all()
+    return sorted({c for row in rows for c in row if c})
+
+
+def read_report_xml(
+    session: Session, actor: Actor, report_id: int, *, purpose: str | None, case_ref: str | None = None
+) -> StrReport:
+    """The report with its XML, for someone allowed to see identified customers (``customer.reveal``) who
+    states a purpose: the XML names the customers (names, birth dates, document numbers, addresses), so a
+    download is a reveal of every customer in it and is audited as such, one entry per customer, plus the
+    download itself. A refusal is audited by the caller's transport (HTTP, CLI).
+    """
+    require(actor, "customer.reveal")
+    stated = check_purpose(purpose, case_ref)
+    report = get_report(session, report_id)
+    customers = report_customers(session, report)
+    for customer_id in customers:
+        audit.record(session, actor, "customer.reveal", "customer", customer_id, purpose=stated,
+                     details={"fields": ["goaml_report"], "report_id": report.id, "case_ref": case_ref})  # fmt: skip
+    audit.record(session, actor, "report.download", REPORT_OBJECT, str(report.id), purpose=stated,
+                 details={"customers": customers, "case_ref": case_ref, "sha256": report.sha256})  # fmt: skip
+    return report

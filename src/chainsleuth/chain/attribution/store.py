@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chainsleuth.chain.attribution.actorpack import parse_actorpack, write_actorpack
 from chainsleuth.chain.attribution.imports import (
     OFAC_URI,
     ImportReport,
@@ -28,6 +29,7 @@ from chainsleuth.chain.attribution.imports import (
 )
 from chainsleuth.chain.attribution.records import (
     ORIGINS,
+    ActorRecord,
     TagRecord,
     merged_concepts,
     normalize_address,
@@ -38,7 +40,7 @@ from chainsleuth.chain.attribution.rows import CREATOR_CONTEXT_KEY, record_from_
 from chainsleuth.chain.attribution.tagpack import write_tagpack
 from chainsleuth.chain.attribution.taxonomy import Taxonomy, get_taxonomy
 from chainsleuth.errors import InvalidInputError
-from chainsleuth.store.models.tags import Tag, TagPackRecord
+from chainsleuth.store.models.tags import Actor, Tag, TagPackRecord
 from chainsleuth.store.types import utcnow
 
 _IN_CHUNK = 500
@@ -237,6 +239,65 @@ def export_tagpack(
     return path, len(written)
 
 
+def find_actors(
+    session: Session, *, ids: Sequence[str] | None = None, category: str | None = None
+) -> list[ActorRecord]:
+    """Actors of the store (all, or those with ``ids``, or with ``category`` among theirs), ordered by id."""
+    query = select(Actor).order_by(Actor.id)
+    if ids is not None:
+        query = query.where(Actor.id.in_(list(ids)))
+    actors = [
+        ActorRecord(
+            id=row.id,
+            label=row.label,
+            uri=row.uri,
+            categories=tuple(row.categories or ()),
+            jurisdictions=tuple(row.jurisdictions or ()),
+            aliases=tuple(row.aliases or ()),
+            context=row.context,
+            lastmod=row.lastmod,
+        )
+        for row in session.scalars(query)
+    ]
+    return [a for a in actors if category is None or category in a.categories]
+
+
+def export_actorpack(
+    session: Session,
+    out_path: str | Path,
+    *,
+    title: str | None = None,
+    creator: str = "chainsleuth export",
+    ids: Sequence[str] | None = None,
+    category: str | None = None,
+) -> tuple[Path, int]:
+    """Write the store's actors (or a selection) as one schema-valid ActorPack; returns the file and count.
+
+    Tags refer to actors by id, so exporting them next to a TagPack export lets GraphSense (or another
+    chainsleuth) resolve every ``actor`` field. The pack is validated by re-parsing before it is returned.
+    """
+    if not is_actorpack(out_path):
+        raise InvalidInputError(
+            "name the file *actorpack.yaml: importers tell ActorPacks from TagPacks by that suffix", path=str(out_path)
+        )
+    actors = find_actors(session, ids=ids, category=category)
+    if ids is not None:
+        missing = sorted(set(ids) - {a.id for a in actors})
+        if missing:
+            raise InvalidInputError(f"unknown actor id(s): {', '.join(missing[:10])}", field="ids")
+    if not actors:
+        raise InvalidInputError("no actors to export: import an ActorPack first (or relax the selection)")
+    path = write_actorpack(
+        out_path,
+        title=title or "chainsleuth actor export" + (f" (category={category})" if category else ""),
+        creator=creator,
+        actors=actors,
+        description=f"Exported from chainsleuth on {dt.datetime.now(dt.UTC).date().isoformat()}",
+    )
+    parse_actorpack(path)  # the schema check GraphSense would run: fails here rather than at the recipient
+    return path, len(actors)
+
+
 def list_packs(session: Session) -> list[TagPackRecord]:
     """Every imported pack, newest import first."""
     return list(session.scalars(select(TagPackRecord).order_by(TagPackRecord.imported_at.desc())))
@@ -246,7 +307,9 @@ __all__ = [
     "OFAC_URI",
     "ImportReport",
     "add_tag",
+    "export_actorpack",
     "export_tagpack",
+    "find_actors",
     "find_tags",
     "import_actorpack",
     "import_ofac",

@@ -33,10 +33,10 @@ import numpy.typing as npt
 from chainsleuth.chain.clustering.kernel import (
     Int64Array,
     as_int64,
+    expand_ranges,
     group_rows,
     group_starts,
     ids_with_at_least,
-    rows_in_groups,
 )
 
 Float64Array = npt.NDArray[np.float64]
@@ -126,6 +126,44 @@ def _counts(tx: Int64Array, candidates: Int64Array) -> Int64Array:
     return result
 
 
+def _order(rank: Int64Array, minor: Int64Array, middle: Int64Array | None = None) -> Int64Array:
+    """The order sorting rows by ``(rank, middle, minor)``: one argsort of a combined int64 key when it fits.
+
+    ``np.lexsort`` makes a pass per key; packing the keys into one integer (``middle`` replaced by its dense
+    rank) sorts 4-5 times faster. Rows that tie on the whole key are identical in every column the detector
+    reads, so an unstable sort changes nothing. Falls back to ``lexsort`` when the packed key could overflow.
+    """
+    if len(rank) == 0:
+        return np.empty(0, dtype=np.int64)
+    lo = int(minor.min())
+    span_minor = int(minor.max()) - lo + 1
+    span_middle, middle_rank = 1, np.zeros(len(rank), dtype=np.int64)
+    if middle is not None:
+        values, inverse = np.unique(middle, return_inverse=True)
+        span_middle, middle_rank = len(values), inverse.reshape(-1).astype(np.int64)
+    if (int(rank.max()) + 1) * span_middle * span_minor >= 2**62:
+        keys = (minor, rank) if middle is None else (minor, middle, rank)
+        result: Int64Array = np.lexsort(keys).astype(np.int64)
+        return result
+    key = (rank * span_middle + middle_rank) * span_minor + (minor - lo)
+    ordered: Int64Array = np.argsort(key).astype(np.int64)
+    return ordered
+
+
+def _best_runs(run_tx: Int64Array, run_len: Int64Array, run_val: Int64Array) -> Int64Array:
+    """Per transaction (runs grouped by tx, one run per distinct value), the index of its longest run of equal
+    output values, ties going to the larger value: two segmented maxima instead of a three-key sort."""
+    if len(run_tx) == 0:
+        return np.empty(0, dtype=np.int64)
+    starts = group_starts(run_tx)
+    counts = np.diff(starts, append=len(run_tx))
+    longest = run_len == np.repeat(np.maximum.reduceat(run_len, starts), counts)
+    masked = np.where(longest, run_val, np.iinfo(np.int64).min)
+    largest = np.repeat(np.maximum.reduceat(masked, starts), counts)
+    best: Int64Array = np.flatnonzero(longest & (run_val == largest)).astype(np.int64)
+    return best
+
+
 def detect_coinjoins(
     in_tx: npt.ArrayLike,
     in_address: npt.ArrayLike,
@@ -146,30 +184,36 @@ def detect_coinjoins(
     # transactions with 3+ outputs are rare enough that counting their inputs by binary search is cheaper
     # than a second pass over all inputs
     cand = ids_with_at_least(otx, 3)
-    cand = cand[_counts(itx, cand) >= 2]
+    # the candidates' input ranges, searched once and reused for counting and gathering inputs
+    in_left = np.searchsorted(itx, cand, side="left").astype(np.int64)
+    in_right = np.searchsorted(itx, cand, side="right").astype(np.int64)
+    two_inputs = in_right - in_left >= 2
+    cand, in_left, in_right = cand[two_inputs], in_left[two_inputs], in_right[two_inputs]
     out_rows = group_rows(otx, cand)
     co_tx, co_val, co_addr = otx[out_rows], oval[out_rows], oaddr[out_rows]
     has_address = co_addr >= 0
     if not has_address.all():  # OP_RETURN outputs do not count: recount and drop candidates below three
         co_tx, co_val, co_addr = co_tx[has_address], co_val[has_address], co_addr[has_address]
-        cand = cand[_counts(co_tx, cand) >= 3]
-        keep = rows_in_groups(co_tx, cand)
+        per_cand = _counts(co_tx, cand)  # the rows are grouped by candidate, in candidate order
+        three = per_cand >= 3
+        cand, in_left, in_right = cand[three], in_left[three], in_right[three]
+        keep = np.repeat(three, per_cand)
         co_tx, co_val, co_addr = co_tx[keep], co_val[keep], co_addr[keep]
 
-    n_in = _counts(itx, cand)
+    n_in = in_right - in_left
     n_out = _counts(co_tx, cand)
-    in_rows = group_rows(itx, cand)
+    in_rows = expand_ranges(in_left, in_right)
 
     # distinct input addresses per candidate
     ci_tx, ci_addr = itx[in_rows], iaddr[in_rows]
-    order = np.lexsort((ci_addr, ci_tx))
+    order = _order(np.repeat(np.arange(len(cand), dtype=np.int64), n_in), ci_addr)
     ci_tx, ci_addr = ci_tx[order], ci_addr[order]
     new_pair = np.ones(len(ci_tx), dtype=bool)
     new_pair[1:] = (ci_tx[1:] != ci_tx[:-1]) | (ci_addr[1:] != ci_addr[:-1])
     distinct = _counts(ci_tx[new_pair], cand)
 
     # most frequent output value per candidate (ties: the larger value)
-    order = np.lexsort((co_addr, co_val, co_tx))
+    order = _order(np.repeat(np.arange(len(cand), dtype=np.int64), n_out), co_addr, co_val)
     co_tx, co_val, co_addr = co_tx[order], co_val[order], co_addr[order]
     run_start = np.ones(len(co_tx), dtype=bool)
     run_start[1:] = (co_tx[1:] != co_tx[:-1]) | (co_val[1:] != co_val[:-1])
@@ -180,10 +224,7 @@ def detect_coinjoins(
     new_payee = run_start.copy()
     new_payee[1:] |= co_addr[1:] != co_addr[:-1]
     payees = np.add.reduceat(new_payee.astype(np.int64), starts) if len(starts) else np.empty(0, np.int64)
-    pick = np.lexsort((run_val, run_len, run_tx))
-    last_of_tx = np.ones(len(pick), dtype=bool)
-    last_of_tx[:-1] = run_tx[pick][1:] != run_tx[pick][:-1]
-    best = pick[last_of_tx]
+    best = _best_runs(run_tx, run_len, run_val)
     equal = run_len[best].astype(np.int64)
     denomination = run_val[best].astype(np.int64)
     distinct_payees = payees[best] == run_len[best]

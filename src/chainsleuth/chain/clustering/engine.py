@@ -50,6 +50,7 @@ from chainsleuth.store.chainstore import ChainStore, chain_spec
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
+ENGINES = ("local", "spark")
 
 LINKS_SCHEMA = pa.schema(
     [
@@ -279,10 +280,24 @@ def cluster_chain(
     *,
     full: bool = False,
     progress: Progress | None = None,
+    engine: str = "local",
+    spark_master: str = "local[*]",
 ) -> ClusterReport:
-    """Cluster ``chain`` (incrementally when possible), persist the mapping and return the run's report."""
+    """Cluster ``chain`` (incrementally when possible), persist the mapping and return the run's report.
+
+    ``engine="spark"`` runs the multi-input heuristic on Apache Spark at ``spark_master`` instead of numpy
+    (:mod:`~chainsleuth.chain.clustering.spark`): the same mapping, for chains too large for one machine.
+    """
     opts = options or ClusterOptions()
     kind = chain_spec(chain).kind
+    if engine not in ENGINES:
+        raise InvalidInputError(f"unknown clustering engine (choose {' or '.join(ENGINES)})", engine=engine)
+    if engine == "spark" and (kind != "utxo" or opts.change):
+        raise InvalidInputError(
+            "the Spark engine runs the multi-input heuristic on UTXO chains; change heuristics and "
+            "Ethereum deposit addresses run on the local engine",
+            chain=chain,
+        )
     if kind == "account" and not opts.hot_wallets:
         raise InvalidInputError("clustering an account chain needs known exchange wallets (hot_wallets)", chain=chain)
     started = time.perf_counter()
@@ -299,38 +314,18 @@ def cluster_chain(
             report.seconds = time.perf_counter() - started
             return report
         previous = clusters.cluster_of(old) if old is not None else None
-        say("reading the chain store")
-        if kind == "utxo":
-            # pinned to ``height``: an ingest committing meanwhile is picked up by the next run
-            first = old.height + 1 if mode == "incremental" and old else None
-            view = load_utxo_view(store, chain, min_block=first, max_block=height)
-            say("detecting CoinJoins and building edges")
-            edges = utxo_edges(view, opts)
+        if engine == "spark":
+            if mode == "incremental":
+                mode, reason = "full", f"{reason}; the Spark engine recomputes from scratch"
+                report.mode, report.reason = mode, reason
+            cluster_of, counts, links_now = _spark_run(store, chain, opts, height, spark_master, say)
         else:
-            transfers = store.edges(chain)
-            say("finding deposit addresses")
-            edges = account_edges(
-                transfers.src_ids,
-                transfers.dst_ids,
-                transfers.values,
-                transfers.timestamps,
-                transfers.asset_ids,
-                opts,
-            )
-        say("joining clusters")
-        # read after the data, so that every address id in it is covered even if an ingest committed meanwhile
-        n_addresses = max(
-            store.chain_state(chain).address_count,
-            int(edges.src.max(initial=-1)) + 1,
-            int(edges.dst.max(initial=-1)) + 1,
-        )
-        valid = (edges.src >= 0) & (edges.dst >= 0)
-        base = previous if mode == "incremental" else None
-        cluster_of = apply_edges(base, n_addresses, edges.src[valid], edges.dst[valid])
+            cluster_of, counts, links_now = _local_run(store, chain, kind, opts, mode, old, previous, height, say)
+        n_addresses = len(cluster_of)
         comparison = compare_clusterings(previous, cluster_of, count_splits=mode == "full")
         sizes = np.bincount(cluster_of, minlength=n_addresses) if n_addresses else np.zeros(0, np.int64)
         limit = opts.limit(n_addresses)
-        report.counts = edges.counts
+        report.counts = counts
         report.addresses = n_addresses
         report.clusters = int(np.count_nonzero(sizes))
         report.largest_cluster = int(sizes.max(initial=0))
@@ -354,10 +349,84 @@ def cluster_chain(
             largest_cluster=report.largest_cluster,
         )
         old_links = clusters.links(old) if (old is not None and mode == "incremental") else None
-        links = pa.concat_tables([old_links, edges.links]) if old_links is not None else edges.links
+        links = pa.concat_tables([old_links, links_now]) if old_links is not None else links_now
         clusters.save(state, cluster_of, comparison.merges, links)
         report.seconds = time.perf_counter() - started
         return report
+
+
+def _local_run(
+    store: ChainStore,
+    chain: str,
+    kind: str,
+    opts: ClusterOptions,
+    mode: str,
+    old: ClusterState | None,
+    previous: Int64Array | None,
+    height: int,
+    say: Progress,
+) -> tuple[Int64Array, dict[str, int], pa.Table]:
+    """The numpy engine: heuristics → edges → union with the previous mapping when incremental."""
+    say("reading the chain store")
+    if kind == "utxo":
+        # pinned to ``height``: an ingest committing meanwhile is picked up by the next run
+        first = old.height + 1 if mode == "incremental" and old else None
+        view = load_utxo_view(store, chain, min_block=first, max_block=height)
+        say("detecting CoinJoins and building edges")
+        edges = utxo_edges(view, opts)
+    else:
+        transfers = store.edges(chain)
+        say("finding deposit addresses")
+        edges = account_edges(
+            transfers.src_ids,
+            transfers.dst_ids,
+            transfers.values,
+            transfers.timestamps,
+            transfers.asset_ids,
+            opts,
+        )
+    say("joining clusters")
+    # read after the data, so that every address id in it is covered even if an ingest committed meanwhile
+    n_addresses = max(
+        store.chain_state(chain).address_count,
+        int(edges.src.max(initial=-1)) + 1,
+        int(edges.dst.max(initial=-1)) + 1,
+    )
+    valid = (edges.src >= 0) & (edges.dst >= 0)
+    base = previous if mode == "incremental" else None
+    return apply_edges(base, n_addresses, edges.src[valid], edges.dst[valid]), edges.counts, edges.links
+
+
+def _spark_run(
+    store: ChainStore, chain: str, opts: ClusterOptions, height: int, master: str, say: Progress
+) -> tuple[Int64Array, dict[str, int], pa.Table]:
+    """The Spark engine: the same multi-input mapping and CoinJoin evidence, computed by a Spark job."""
+    from chainsleuth.chain.clustering.spark import spark_multi_input, spark_session  # optional dependency
+
+    say("starting Spark")
+    scratch = store.root / ".spark"
+    with spark_session(master, scratch=scratch) as spark:
+        result = spark_multi_input(
+            spark,
+            store,
+            chain,
+            height=height,
+            n_addresses=store.chain_state(chain).address_count,
+            coinjoin=opts.coinjoin,
+            scratch=scratch,
+            progress=say,
+        )
+    count = len(result.coinjoin_tx_ids)
+    links = _links(
+        "coinjoin_excluded",
+        result.coinjoin_tx_ids,
+        np.full(count, -1),
+        np.full(count, -1),
+        "coinjoin",
+        result.coinjoin_scores,
+    )
+    counts = dict(result.counts, spark_rounds=result.rounds)
+    return result.cluster_of, counts, links
 
 
 def super_cluster_warnings(

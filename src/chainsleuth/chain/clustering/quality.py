@@ -203,3 +203,64 @@ def link_precision(src: npt.ArrayLike, dst: npt.ArrayLike, owner: Int64Array) ->
     total = int(np.count_nonzero(known))
     right = int(np.count_nonzero(owner[s[known]] == owner[d[known]]))
     return total, right, (right / total if total else float("nan"))
+
+
+def quality_report(
+    store: ChainStore,
+    world_dir: Path,
+    chains: Iterable[str] | None = None,
+    *,
+    change: Iterable[str] = (),
+    min_confidence: float = 0.0,
+    progress: Any = None,
+) -> dict[str, dict[str, object]]:
+    """Cluster each chain (incrementally) and score it against the world's true owners.
+
+    Per chain: pairwise and B-cubed figures of the clustering and of the all-singletons baseline, the run's
+    mode, counts and warnings, and on UTXO chains the precision of every change heuristic's links where it
+    fired. Ethereum's exchange wallets come from the world's public TagPacks (``tagpacks/``). Shared by
+    ``chainsleuth chain cluster quality`` and ``POST /api/attribution/clusters/{chain}/quality``.
+    """
+    from chainsleuth.chain.clustering.change import HEURISTICS, change_candidates, check_heuristics
+    from chainsleuth.chain.clustering.coinjoin import detect_coinjoins
+    from chainsleuth.chain.clustering.engine import ClusterOptions, cluster_chain
+    from chainsleuth.chain.clustering.persist import ClusterStore
+    from chainsleuth.chain.clustering.view import load_utxo_view
+    from chainsleuth.store.chainstore import chain_spec
+
+    if not (Path(world_dir) / "ground_truth").is_dir():
+        raise NotFoundError("not a world directory (no ground_truth/)", path=str(world_dir))
+    results: dict[str, dict[str, object]] = {}
+    for name in list(chains) if chains is not None else store.chains():
+        utxo = chain_spec(name).kind == "utxo"
+        hot = None if utxo else tagpack_wallets(store, name, Path(world_dir) / "tagpacks")
+        if not utxo and not hot:
+            raise NotFoundError("no exchange wallets in the world's tagpacks/ for the deposit heuristic", chain=name)
+        options = ClusterOptions(
+            change=tuple(check_heuristics(list(change))) if utxo else (), min_confidence=min_confidence, hot_wallets=hot
+        )
+        report = cluster_chain(store, name, options, progress=progress)
+        owner, _ = true_owners(store, name, world_dir)
+        cluster_of = ClusterStore(store.root, name).cluster_of()
+        entry: dict[str, object] = {
+            "clustering": evaluate_clusters(cluster_of, owner).as_dict(),
+            "singletons_baseline": evaluate_clusters(np.arange(len(owner)), owner).as_dict(),
+            "run": {"mode": report.mode, "counts": report.counts, "warnings": report.warnings},
+        }
+        if utxo:
+            view = load_utxo_view(store, name)
+            coinjoins = detect_coinjoins(view.in_tx, view.in_address, view.out_tx, view.out_address, view.out_value)
+            every = change_candidates(view, exclude_tx=coinjoins.flagged_tx_ids)
+            first = every.first_input[np.searchsorted(every.eligible_tx, every.tx_ids)]
+            entry["change_link_precision"] = {
+                h: dict(
+                    zip(
+                        ("links", "correct", "precision"),
+                        link_precision(every.address_id[every.heuristic == i], first[every.heuristic == i], owner),
+                        strict=True,
+                    )
+                )
+                for i, h in enumerate(HEURISTICS)
+            }
+        results[name] = entry
+    return results

@@ -90,8 +90,12 @@ def find_paths(
     resolver: Resolver | None = None,
     hub_names: bool = True,
 ) -> PathResult:
-    """Shortest paths (at most ``max_depth`` edges between nodes) from ``sources`` to ``targets``
-    (graph-wide address ids; a cluster is all its addresses)."""
+    """Shortest paths of at most ``max_depth`` transactions from ``sources`` to ``targets`` (graph-wide
+    address ids; a cluster is all its addresses).
+
+    A path's ``hop_count`` is its number of transactions after the source, the same count as a trace's hop
+    limit: on a UTXO chain the output that funded the source address is shown first as hop 0 and not counted.
+    """
     start, start_edges = _nodes_for(graph, sources, True)
     goal, goal_edges = _nodes_for(graph, targets, False)
     result = PathResult(False, 0, [])
@@ -137,15 +141,27 @@ def find_paths(
     if len(meet) == 0:
         result.notes.append(f"no path within {max_depth} steps" + (" (hubs skipped)" if skipped else ""))
         return result
-    result.found = True
-    for node in meet[:max_paths].tolist():
+    shortest = 0
+    for node in meet.tolist():
         chain = _walk(parent[0], via[0], node)[::-1] + _walk(parent[1], via[1], node)
         edges = _edges_of(graph, chain)
         first_node = int(graph.src[edges[0]]) if edges else node
         last_node = int(graph.dst[edges[-1]]) if edges else node
         head_e = start_edges[graph.dst[start_edges] == first_node][:1].tolist()
         tail_e = goal_edges[graph.src[goal_edges] == last_node][:1].tolist()
-        result.paths.append(evidence_path(graph, [*head_e, *edges, *tail_e], resolver or Resolver()))
+        # The output that funded a UTXO source is shown as hop 0, like in a trace: it is not a step taken.
+        path = evidence_path(graph, [*head_e, *edges, *tail_e], resolver or Resolver(), first_hop=0 if head_e else 1)
+        # A search step is not always one transaction (a UTXO path's first transaction, a bridge's two
+        # legs), so the limit is checked on the transactions themselves.
+        if path.hop_count > max_depth:
+            shortest = min(shortest or path.hop_count, path.hop_count)
+            continue
+        result.paths.append(path)
+        if len(result.paths) >= max_paths:
+            break
+    result.found = bool(result.paths)
+    if not result.found:
+        result.notes.append(f"the shortest path found has {shortest} transactions, more than max_depth {max_depth}")
     return result
 
 

@@ -21,6 +21,7 @@ the FIFO queues. Backward tracing is then the same code as forward tracing.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,6 +75,14 @@ class BridgeLinks:
     def __len__(self) -> int:
         return len(self.source)
 
+    @functools.cached_property
+    def memo_by_pair(self) -> dict[tuple[int, int], str]:
+        """``(source edge, target edge) → memo``, built once per graph: an evidence path looks up each hop
+        here, and rebuilding it per trace cost more than the trace itself on a large world."""
+        return {
+            (int(s), int(t)): m for s, t, m in zip(self.source.tolist(), self.target.tolist(), self.memo, strict=False)
+        }
+
 
 @dataclass(frozen=True)
 class DirectedView:
@@ -98,6 +107,8 @@ class DirectedView:
     slot_hi: Float64Array
     denom: Float64Array
     node_addr: Int64Array
+    #: ``NODE_ADDRESS`` or ``NODE_TX`` per node: a transaction node's outflows all happen at its own time.
+    node_kind: Int8Array
     bridge_from: Int64Array
     bridge_to: Int64Array
     bridge_scale: Float64Array
@@ -225,6 +236,7 @@ class FlowGraph:
             slot_hi=slot_hi,
             denom=self.node_denom,
             node_addr=self.node_addr,
+            node_kind=self.node_kind,
             bridge_from=np.asarray(bridge_from, dtype=np.int64),
             bridge_to=np.asarray(bridge_to, dtype=np.int64),
             bridge_scale=np.asarray(scale, dtype=np.float64),
@@ -232,6 +244,12 @@ class FlowGraph:
         )
         self._views[backward] = view
         return view
+
+    def drop_views(self) -> None:
+        """Free the cached views, kernels and derived structures (rebuilt on demand): a 10M-transfer graph's
+        views take about 1 GiB that a memory-bound job (the all-cluster exposure) can use instead."""
+        self._views.clear()
+        self.cache.clear()
 
     def node_asset(self) -> npt.NDArray[np.int32]:
         """The asset code of every node (from the segments; 0 when the graph has none)."""

@@ -2,21 +2,28 @@
 
 A trace is a sequence of frontiers. Frontier ``h`` holds the edges that carry taint at hop ``h`` with the
 amount each carries (``taint``, in the edge's asset units) and the same amount expressed in units of the
-traced value (``units``: it differs from ``taint`` only after a bridge changed the asset). Each step:
+traced value (``units``: it differs from ``taint`` only after a bridge changed the asset, and under poison,
+where amounts are whole edge values but units are conserved). Each step:
 
 1. edges whose receiving address (``holder``) is a stopping service end there (a *terminal*), except that a
    bridge's deposit leg is replaced by its payout leg on the other chain when crossing is on;
 2. edges into nothing (an unspent output) end at their address; at the hop limit every edge ends there;
+   so does an output whose spending transaction lies outside the time window (*window*: the value was
+   still held at that address when the window closed);
 3. the others hand their taint to the node they reach, which passes it on along its outgoing edges:
-   - **poison**: every outgoing edge at or after the arrival is fully tainted (once);
+   - **poison**: every outgoing edge at or after the arrival is fully tainted (once); the node keeps
+     ``τ − Σ out`` (an address's retained balance) or, for a UTXO transaction, its fee;
    - **haircut**: every outgoing edge at or after the arrival carries ``value × τ / D`` where ``τ`` is the
      taint that arrived and ``D`` the node's haircut denominator (max of all it received, including an
      opening balance, and all it sent; for a UTXO transaction: its inputs);
    - **FIFO**: each tainted interval of the node's in-queue is matched with the same positions of its
      out-queue (outputs in order for a UTXO transaction, transfers in time order for an address);
 4. what a node does not pass on stays there (*residual*: retained balance, fee, or unexplained origin).
+   Backward, a transaction's input created before the window is an origin at that input's address.
 
-Taint below ``min_value`` is dropped and counted. Every frontier is kept for the evidence (paths).
+Units are conserved: the units of every terminal plus those dropped below ``min_value`` add up to the
+traced value, under every policy (tests/chain/tracing/test_conservation.py). Every frontier is kept for the
+evidence (paths).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from chainsleuth.chain.tracing.graph import BoolArray, DirectedView, Float64Array, Int64Array
+from chainsleuth.chain.tracing.graph import NODE_TX, BoolArray, DirectedView, Float64Array, Int64Array
 
 Policy = Literal["poison", "haircut", "fifo"]
 POLICIES: tuple[Policy, ...] = ("poison", "haircut", "fifo")
@@ -37,7 +44,8 @@ STOPPED = 0
 DEAD_END = 1
 HOP_LIMIT = 2
 RESIDUAL = 3
-KIND_NAMES = ("service", "unspent", "hop_limit", "residual")
+WINDOW = 4
+KIND_NAMES = ("service", "unspent", "hop_limit", "residual", "window")
 
 
 @dataclass
@@ -263,6 +271,10 @@ class Kernel:
         if fr.hop >= hops:
             result.record(HOP_LIMIT, holder[go], head[go], e[go], step, t[go], u[go])
             go[:] = False
+        if not view.backward and (t_min is not None or t_max is not None) and go.any():
+            late = self._spent_outside(head, go, t_min, t_max)
+            result.record(WINDOW, holder[late], head[late], e[late], step, t[late], u[late])
+            go &= ~late
         if policy == "fifo":
             new_e, new_t, new_u, new_off = self._fifo(e[go], t[go], u[go], off[go], step, result, t_min, t_max)
         else:
@@ -295,6 +307,29 @@ class Kernel:
         slots = np.arange(int(counts.sum()), dtype=np.int64) - first[owner] + lo[owner]
         return slots, owner
 
+    def _spent_outside(self, head: Int64Array, go: BoolArray, t_min: int | None, t_max: int | None) -> BoolArray:
+        """Forward: edges into a UTXO transaction that happens outside the window (its outputs share its time).
+
+        Such an output was not yet spent when the window closed, so its value stays at the output's address;
+        handing it to the transaction would turn it into that transaction's "fee"."""
+        view = self.view
+        late = np.zeros(len(head), dtype=bool)
+        rows = np.flatnonzero(go & (head >= 0))
+        rows = rows[view.node_kind[head[rows]] == NODE_TX]
+        nodes = head[rows]
+        has_out = view.ptr[nodes + 1] > view.ptr[nodes]
+        rows, nodes = rows[has_out], nodes[has_out]
+        if len(rows):
+            late[rows] = ~self._window(view.order[view.ptr[nodes]], t_min, t_max)
+        return late
+
+    def _before_window(self, cand: Int64Array, node_of_cand: Int64Array, inside: BoolArray) -> BoolArray:
+        """Backward: a transaction's inputs created outside the window (an origin at the input's address)."""
+        if not self.view.backward:
+            return np.zeros(len(cand), dtype=bool)
+        is_tx: BoolArray = self.view.node_kind[node_of_cand] == NODE_TX
+        return ~inside & is_tx
+
     def _window(self, cand: Int64Array, t_min: int | None, t_max: int | None) -> BoolArray:
         ok = np.ones(len(cand), dtype=bool)
         if t_min is not None:
@@ -325,25 +360,37 @@ class Kernel:
         arrival = _group_min(inv, view.time[e], len(nodes))
         slots, owner = _expand(view.ptr, nodes)
         cand = view.order[slots]
-        ok = (view.time[cand] >= arrival[owner]) & self._window(cand, t_min, t_max)
-        moved = np.zeros(len(nodes))
+        after = view.time[cand] >= arrival[owner]
+        inside = self._window(cand, t_min, t_max)
+        early = after & self._before_window(cand, nodes[owner], inside)
+        ok = after & (inside | early)
         if policy == "poison":
             assert poisoned is not None
-            has_out = np.bincount(owner[ok], minlength=len(nodes)) > 0
             ok &= ~poisoned[cand]
-            cand, owner = cand[ok], owner[ok]
+            cand, owner, early = cand[ok], owner[ok], early[ok]
             poisoned[cand] = True
             out_t = view.value[cand].copy()
-            moved[has_out] = tau[has_out]
+            moved = np.asarray(np.bincount(owner, weights=out_t, minlength=len(nodes)), dtype=np.float64)
+            # What stays: an address's retained balance (the taint it received minus what it sent on);
+            # a transaction's fee (its inputs minus its outputs), all tainted under poison.
+            is_tx = view.node_kind[nodes] == NODE_TX
+            cap = np.where(is_tx, np.maximum(view.denom[nodes], tau), tau)
+            rest = np.maximum(cap - moved, 0.0)
+            # Amounts are whole values, units are conserved: split the arriving units by amount.
+            total = moved + rest
+            per_amount = np.divide(units, total, out=np.zeros(len(nodes)), where=total > 0)
+            out_u = out_t * per_amount[owner]
+            rest_u = rest * per_amount
         else:
-            cand, owner = cand[ok], owner[ok]
+            cand, owner, early = cand[ok], owner[ok], early[ok]
             denom = np.maximum(view.denom[nodes], tau)
             share = np.divide(tau, denom, out=np.zeros(len(nodes)), where=denom > 0)
             out_t = view.value[cand] * share[owner]
             moved = np.asarray(np.bincount(owner, weights=out_t, minlength=len(nodes)), dtype=np.float64)
-        ratio = np.divide(units, tau, out=np.zeros(len(nodes)), where=tau > 0)
-        out_u = out_t * ratio[owner]
-        rest = np.maximum(tau - moved, 0.0)
+            ratio = np.divide(units, tau, out=np.zeros(len(nodes)), where=tau > 0)
+            out_u = out_t * ratio[owner]
+            rest = np.maximum(tau - moved, 0.0)
+            rest_u = rest * ratio
         has_rest = rest > 1e-12 * np.maximum(tau, 1.0)
         result.record(
             RESIDUAL,
@@ -352,8 +399,13 @@ class Kernel:
             np.full(int(has_rest.sum()), -1, np.int64),
             step,
             rest[has_rest],
-            rest[has_rest] * ratio[has_rest],
+            rest_u[has_rest],
         )
+        if early.any():
+            at = nodes[owner[early]]
+            none = np.full(len(at), -1, np.int64)
+            result.record(WINDOW, view.holder[cand[early]], at, none, step, out_t[early], out_u[early])
+            cand, out_t, out_u = cand[~early], out_t[~early], out_u[~early]
         return cand, out_t, out_u
 
     def _fifo(
@@ -383,10 +435,18 @@ class Kernel:
         cand = view.order[slots]
         start = np.maximum(a[owner], view.slot_lo[slots])
         overlap = np.minimum(b[owner], view.slot_hi[slots]) - start
-        ok = (overlap > 0) & self._window(cand, t_min, t_max)
-        cand, owner, overlap, start = cand[ok], owner[ok], overlap[ok], start[ok]
+        inside = self._window(cand, t_min, t_max)
+        early = (overlap > 0) & self._before_window(cand, v[owner], inside)
+        ok = (overlap > 0) & (inside | early)
+        cand, owner, overlap, start, slots, early = cand[ok], owner[ok], overlap[ok], start[ok], slots[ok], early[ok]
         moved = np.asarray(np.bincount(owner, weights=overlap, minlength=len(e)), dtype=np.float64)
         ratio = np.divide(u, t, out=np.zeros(len(e)), where=t > 0)
+        if early.any():
+            at, none = v[owner[early]], np.full(int(early.sum()), -1, np.int64)
+            units = overlap[early] * ratio[owner[early]]
+            result.record(WINDOW, view.holder[cand[early]], at, none, step, overlap[early], units)
+            keep = ~early
+            cand, owner, overlap, start, slots = cand[keep], owner[keep], overlap[keep], start[keep], slots[keep]
         rest = np.maximum(t - moved, 0.0)
         has_rest = rest > 1e-12 * np.maximum(t, 1.0)
         if has_rest.any():
@@ -395,4 +455,4 @@ class Kernel:
             r_u = np.asarray(np.bincount(inv, weights=(rest * ratio)[has_rest], minlength=len(nodes)), dtype=np.float64)
             result.record(RESIDUAL, view.node_addr[nodes], nodes, np.full(len(nodes), -1, np.int64), step, r_t, r_u)
         # Offset of each tainted piece inside its edge (its queue start minus the edge's slot start).
-        return cand, overlap, overlap * ratio[owner], start - view.slot_lo[slots[ok]]
+        return cand, overlap, overlap * ratio[owner], start - view.slot_lo[slots]

@@ -21,6 +21,7 @@ from chainsleuth.chain.tracing.kernel import (
     HOP_LIMIT,
     RESIDUAL,
     STOPPED,
+    WINDOW,
     Kernel,
     Policy,
     Propagation,
@@ -29,6 +30,8 @@ from chainsleuth.chain.tracing.stops import StopSet
 from chainsleuth.errors import InvalidInputError
 
 Direction = Literal["forward", "backward"]
+#: One step of a raw evidence path: (edge, taint, hop number).
+RawHop = tuple[int, float, int]
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,17 @@ class Hop:
     asset: str
     timestamp: int
     bridge_memo: str | None = None
+    #: Which hop this is: 1 for the first transaction after the source, 0 for the source itself (the output
+    #: that funded a UTXO address, a transaction traced backward), shown as context and not counted.
+    hop: int = 1
 
 
 @dataclass(frozen=True)
 class EvidencePath:
     hops: tuple[Hop, ...]
     taint: float
+    #: Transactions after the source: the number the hop limit (``--hops``, ``--max-depth``) bounds.
+    hop_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -226,6 +234,9 @@ def _reasons(graph: FlowGraph, ev: dict[str, npt.NDArray[Any]], backward: bool) 
     tx_node[residual] = graph.node_kind[ev["node"][residual]] == NODE_TX
     code[residual & tx_node] = REASONS.index("origin" if backward else "fee")
     code[residual & ~tx_node] = REASONS.index("origin" if backward else "retained")
+    # outside the time window: still held at the output's address when it closed (forward), or already
+    # there when it opened (backward)
+    code[kind == WINDOW] = REASONS.index("origin" if backward else "retained")
     return code
 
 
@@ -282,7 +293,7 @@ def _assemble(
     picked = [order[bounds[g] : min(bounds[g + 1], bounds[g] + top_k)] for g in ranked.tolist()]
     flat = np.concatenate(picked) if picked else np.empty(0, np.int64)
     walked = _backtrack_all(graph, prop, ev["edge"][flat], ev["node"][flat], ev["step"][flat], backward)
-    paths_raw: dict[int, list[list[tuple[int, float, bool]]]] = {}
+    paths_raw: dict[int, list[list[RawHop]]] = {}
     at = 0
     for g, rows in zip(ranked.tolist(), picked, strict=True):
         paths_raw[g] = walked[at : at + len(rows)]
@@ -299,12 +310,7 @@ def _assemble(
     addrs |= {int(ev["addr"][order[bounds[g]]]) for g in ranked.tolist() if ev["addr"][order[bounds[g]]] >= 0}
     hashes = resolver.tx_hashes(graph, tx_ids)
     names = resolver.addresses(graph, sorted(addrs))
-    memo_of = {
-        (int(s), int(t)): m
-        for s, t, m in zip(
-            graph.bridges.source.tolist(), graph.bridges.target.tolist(), graph.bridges.memo, strict=False
-        )
-    }
+    memo_of = graph.bridges.memo_by_pair
     terminals: list[Terminal] = []
     for g in ranked.tolist():
         row = int(order[bounds[g]])
@@ -364,12 +370,12 @@ def _assemble(
 
 def _backtrack_all(
     graph: FlowGraph, prop: Propagation, edges: Int64Array, nodes: Int64Array, steps: Int64Array, backward: bool
-) -> list[list[tuple[int, float, bool]]]:
+) -> list[list[RawHop]]:
     """For each event, the heaviest chain of tainted edges leading to it: [(edge, taint, via bridge)],
     chronological. All paths walk back one frontier at a time together (vectorised lookups)."""
     view = graph.view(backward)
     n = len(edges)
-    paths: list[list[tuple[int, float, bool]]] = [[] for _ in range(n)]
+    paths: list[list[RawHop]] = [[] for _ in range(n)]
     cur = np.asarray(edges, dtype=np.int64).copy()
     step = np.asarray(steps, dtype=np.int64).copy()
     alive = np.ones(n, dtype=bool)
@@ -388,10 +394,8 @@ def _backtrack_all(
         alive[rows[~ok]] = False
         rows, found = rows[ok], found[ok]
         injected = fr.injected[found]
-        for r, e, t, i in zip(
-            rows.tolist(), cur[rows].tolist(), fr.taint[found].tolist(), injected.tolist(), strict=True
-        ):
-            paths[r].append((e, t, i))
+        for r, e, t in zip(rows.tolist(), cur[rows].tolist(), fr.taint[found].tolist(), strict=True):
+            paths[r].append((e, t, fr.hop))
         if s == 0:
             alive[rows] = False
             continue
@@ -414,7 +418,7 @@ def _backtrack_all(
 
 def _to_path(
     graph: FlowGraph,
-    raw: list[tuple[int, float, bool]],
+    raw: list[RawHop],
     hashes: dict[int, str],
     names: dict[int, str],
     memo_of: dict[tuple[int, int], str],
@@ -423,7 +427,7 @@ def _to_path(
     hops: list[Hop] = []
     previous_to: str | None = None
     previous_edge = -1
-    for e, taint, _ in raw:
+    for e, taint, hop in raw:
         frm = int(graph.addr_from[e])
         to = int(graph.addr_to[e])
         hops.append(
@@ -438,23 +442,21 @@ def _to_path(
                 asset=_asset_name(graph, int(graph.asset[e])),
                 timestamp=int(graph.ts[e]),
                 bridge_memo=memo_of.get((previous_edge, e)),
+                hop=hop,
             )
         )
         previous_to = names.get(to) if to >= 0 else None
         previous_edge = e
-    return EvidencePath(tuple(hops), raw[-1][1] if raw else 0.0)
+    # Backward paths run from the origin to the source: the hop number is the distance from the source.
+    return EvidencePath(tuple(hops), raw[-1][1] if raw else 0.0, max((h for _, _, h in raw), default=0))
 
 
-def evidence_path(graph: FlowGraph, edges: list[int], resolver: Resolver) -> EvidencePath:
-    """An evidence path of chronologically ordered edges (each hop's taint is the value it moved)."""
+def evidence_path(graph: FlowGraph, edges: list[int], resolver: Resolver, *, first_hop: int = 1) -> EvidencePath:
+    """An evidence path of chronologically ordered edges (each hop's taint is the value it moved); the
+    edges are numbered from ``first_hop`` (0 when the first edge is the output that funded the source)."""
     hashes = resolver.tx_hashes(graph, sorted({int(graph.tx[e]) for e in edges}))
     addrs = sorted({int(a) for e in edges for a in (graph.addr_from[e], graph.addr_to[e]) if a >= 0})
     names = resolver.addresses(graph, addrs)
-    memo_of = {
-        (int(s), int(t)): m
-        for s, t, m in zip(
-            graph.bridges.source.tolist(), graph.bridges.target.tolist(), graph.bridges.memo, strict=False
-        )
-    }
-    raw = [(e, float(graph.value[e]), False) for e in edges]
+    memo_of = graph.bridges.memo_by_pair
+    raw = [(e, float(graph.value[e]), first_hop + i) for i, e in enumerate(edges)]
     return _to_path(graph, raw, hashes, names, memo_of, False)

@@ -5,10 +5,17 @@
   an outdated read gets :class:`~chainsleuth.errors.StaleVersionError` instead of overwriting someone else.
 * ``case_events`` is the case's timeline: one row per change, never updated.
 * ``case_evidence`` stores a SHA-256 of every piece of evidence (JSON results canonicalised, documents as
-  uploaded) so that a later modification of the stored bytes is detected.
+  uploaded) so that a later modification of the stored bytes is detected. Documents are encrypted on disk under
+  a per-file key held in ``data_key`` (an encrypted column, so key rotation re-wraps it); the hash is of the
+  clear bytes, so it stays verifiable whatever the key.
+* ``case_notes.body`` and ``str_reports.xml`` are personal data (notes name people; a goAML report carries
+  names, birth dates, document numbers, addresses) and are stored through the privacy layer's
+  :class:`~chainsleuth.privacy.columns.EncryptedText`.
 * ``account_actions`` (freeze, unfreeze, seize, preserve) are explicit state machines with a proposer and a
-  distinct approver (four-eyes); ``fingerprint`` identifies "the same proposal" for idempotency.
-* ``legal_holds`` flag a customer's records as preserved: erasure and deletion must refuse while one is active.
+  distinct approver (four-eyes); ``fingerprint`` identifies "the same proposal" for idempotency, and a partial
+  unique index allows one pending or in-force action per fingerprint even under concurrent proposals.
+* ``legal_holds`` flag a customer's records as preserved (shown on the customer, case and action views); any
+  future erasure path must call :func:`chainsleuth.cases.ledger_guard.assert_no_legal_hold` first.
 * ``str_reports`` keeps every generated goAML report (the XML itself, its hash and validation outcome) and its
   filing state.
 
@@ -23,7 +30,9 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from chainsleuth.privacy.columns import EncryptedText
 from chainsleuth.store.models.base import Base, one_of
+from chainsleuth.store.models.personal import personal
 from chainsleuth.store.types import UTCDateTime, utcnow
 
 CASE_STATUSES = ("open", "investigating", "escalated", "closed")
@@ -34,6 +43,8 @@ EVIDENCE_KINDS = ("trace", "exposure", "document", "ledger_extract")
 ACTION_KINDS = ("freeze", "unfreeze", "seize", "preserve")
 ACTION_STATUSES = ("proposed", "approved", "active", "expired", "released", "completed", "rejected")
 REPORT_STATUSES = ("drafted", "approved", "submitted", "acknowledged", "rejected")
+#: Where at most one action per fingerprint may be (the statuses of ``cases.actions.PENDING_OR_IN_FORCE``).
+OPEN_FINGERPRINT_WHERE = "status IN ('proposed', 'approved', 'active')"
 
 
 class Case(Base):
@@ -116,7 +127,7 @@ class CaseNote(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     author: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(EncryptedText("case_notes", "body"), info=personal())
 
 
 class CaseEvidence(Base):
@@ -137,6 +148,9 @@ class CaseEvidence(Base):
     storage_path: Mapped[str | None] = mapped_column(Text)
     #: Trace, exposure and ledger extracts: the canonical JSON whose hash is ``sha256``.
     content: Mapped[str | None] = mapped_column(Text)
+    #: Documents: the file's AES-256-GCM key (base64), encrypted by the privacy layer; None only for a file
+    #: stored in clear before migration 0009 (which encrypts them all).
+    data_key: Mapped[str | None] = mapped_column(EncryptedText("case_evidence", "data_key"), info={"secret": True})
     added_by: Mapped[str] = mapped_column(String(128))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -165,6 +179,13 @@ class AccountAction(Base):
         Index(None, "account_id", "status"),
         Index(None, "customer_id", "status"),
         Index(None, "fingerprint"),
+        Index(
+            "uq_account_actions_open_fingerprint",
+            "fingerprint",
+            unique=True,
+            sqlite_where=text(OPEN_FINGERPRINT_WHERE),
+            postgresql_where=text(OPEN_FINGERPRINT_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -234,7 +255,7 @@ class StrReport(Base):
     report_code: Mapped[str] = mapped_column(String(10))
     entity_reference: Mapped[str] = mapped_column(String(255), unique=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)
-    xml: Mapped[str] = mapped_column(Text)
+    xml: Mapped[str] = mapped_column(EncryptedText("str_reports", "xml"), info=personal())
     sha256: Mapped[str] = mapped_column(String(64))
     valid: Mapped[bool] = mapped_column(Boolean)
     validation_errors: Mapped[list[str]] = mapped_column(JSON)

@@ -3,7 +3,8 @@ officers.
 
 Only the argon2 hash of a password is stored. ``role`` decides what a user may do and ``agency_id`` scopes a
 law-enforcement officer to their own agency's requests. ``totp_secret`` is a credential, not personal data,
-but it is just as sensitive: it is ``Text`` and flagged ``secret`` so that the privacy layer encrypts it too.
+but it is just as sensitive: a copy of the database must not let anyone mint second-factor codes, so it is an
+encrypted column like the personal fields (and is re-encrypted by key rotation with them).
 Users are edited concurrently by administrators, hence the optimistic-locking ``version``.
 """
 
@@ -12,9 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Integer, String, Text, text
+from sqlalchemy import Boolean, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from chainsleuth.privacy.columns import EncryptedText
 from chainsleuth.store.models.base import Base, one_of
 from chainsleuth.store.types import UTCDateTime, utcnow
 
@@ -43,7 +45,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32))
     agency_id: Mapped[str | None] = mapped_column(String(64))
-    totp_secret: Mapped[str | None] = mapped_column(Text, info={"secret": True})
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText("users", "totp_secret"), info={"secret": True})
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))

@@ -108,6 +108,33 @@
     cy.nodes(".pinned").forEach(function (n) { if (n.data("pinned_at")) { n.position(n.data("pinned_at")); } });
   }
 
+  // An expansion puts the new neighbours on a ring around the expanded node and leaves everything else where
+  // the investigator had it: a hub's 25 counterparties in one breadth-first row had unreadable labels.
+  function ring(centre, fresh) {
+    if (fresh.empty()) { return; }
+    var at = centre.position();
+    var radius = Math.max(140, fresh.length * 16);
+    fresh.layout({ name: "circle", animate: false, avoidOverlap: true, startAngle: 3 / 2 * Math.PI,
+                   boundingBox: { x1: at.x - radius, y1: at.y - radius, w: 2 * radius, h: 2 * radius } }).run();
+    cy.fit(undefined, 30);
+  }
+
+  // After a save the server has a new evidence row and timeline entry: re-read the case page and swap those two
+  // lists in, so the panels never lag behind what was just stored.
+  function refreshPanels() {
+    fetch("/cases/" + caseId, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (html) {
+        if (!html) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        ["evidence-table", "timeline-list"].forEach(function (id) {
+          var mine = byId(id); var theirs = fresh.getElementById(id);
+          if (mine && theirs) { mine.innerHTML = theirs.innerHTML; }
+        });
+        container.setAttribute("data-panels-refreshed", String(Date.now()));
+      }).catch(function () { /* the next page load shows them */ });
+  }
+
   function request(method, url, body) {
     var options = { method: method, credentials: "same-origin", headers: { "Accept": "application/json", "X-CSRF-Token": csrf } };
     if (body !== undefined) { options.headers["Content-Type"] = "application/json"; options.body = JSON.stringify(body); }
@@ -134,9 +161,11 @@
     var address = node.id(); var chain = node.data("chain") || "bitcoin";
     if (expanded[address]) { status.textContent = address.slice(0, 12) + "… is already expanded."; return; }
     status.textContent = "Loading neighbours of " + address + "…";
+    var before = {}; cy.nodes().forEach(function (n) { before[n.id()] = true; });
     request("GET", addressUrl(chain, address) + "/neighbours.json").then(function (graph) {
       var added = add(graph.nodes.map(function (n) { n.data.center = false; return n; }).concat(graph.edges));
-      expanded[address] = true; layout();
+      expanded[address] = true;
+      ring(node, cy.nodes().filter(function (n) { return !before[n.id()]; }));
       status.textContent = "Expanded " + address.slice(0, 12) + "…: " + added + " new elements; " + cy.nodes().length + " addresses in all.";
       container.setAttribute("data-expanded", Object.keys(expanded).length);
     }).catch(function (error) { status.textContent = "Could not expand: " + error.message; });
@@ -202,6 +231,7 @@
       setVersion(saved.version);
       status.textContent = "Trace saved as evidence #" + saved.evidence_id + " (SHA-256 " + saved.sha256.slice(0, 16) + "…).";
       container.setAttribute("data-trace-saved", String(saved.evidence_id));
+      refreshPanels();
     }).catch(function (error) { status.textContent = "Not saved: " + error.message; });
   }
 
@@ -243,6 +273,7 @@
       setVersion(saved.version);
       status.textContent = "Graph saved with the case as evidence #" + saved.evidence_id + " (SHA-256 " + saved.sha256.slice(0, 16) + "…).";
       container.setAttribute("data-graph-saved", String(saved.evidence_id));
+      refreshPanels();
     }).catch(function (error) { status.textContent = "Not saved: " + error.message; });
   }
 
