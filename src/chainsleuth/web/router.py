@@ -35,7 +35,7 @@ PAGE_ROUTERS: list[APIRouter] = [
 ]
 #: Page modules of capabilities that land separately (``chainsleuth.web.<name>`` with a module-level ``router``).
 #: Each is mounted when it exists, so the console grows with the product and never links to a missing page.
-CAPABILITY_PAGES = ("alerts", "cases", "actions", "rules", "lawenforcement", "portal")
+CAPABILITY_PAGES = ("alerts", "cases", "actions", "rules", "lawenforcement", "portal", "exposure_tiers")
 #: Paths that belong to the JSON API or to files: their errors stay JSON.
 NON_PAGE_PREFIXES = ("/api/", "/docs", "/openapi.json", "/static/")
 
