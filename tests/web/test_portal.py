@@ -205,6 +205,7 @@ def test_roles_and_csrf(client: TestClient, world: dict[str, Any]) -> None:
     token = enter(client, world["engine"], "officer")
     for path in ("/le/queue", "/le/stats", "/le/officers"):
         assert client.get(path).status_code == 403, path
+    assert 'href="/le/stats"' not in client.get("/portal").text  # they share le_request.read, not the page
     assert client.post("/portal/new", data={"case_number": "x"}).status_code == 403  # no CSRF token
     reference = reference_of(submit(client, world, token))
     enter(client, world["engine"], "leresponse")
@@ -213,6 +214,9 @@ def test_roles_and_csrf(client: TestClient, world: dict[str, Any]) -> None:
     assert client.post(f"/le/requests/{reference}/triage").status_code == 403  # no CSRF token
     enter(client, world["engine"], "compliance")
     assert client.get("/le/queue").status_code == 403
+    # staff who read requests without triaging them (compliance, auditors) find the statistics in the menu
+    assert 'href="/le/stats"' in client.get("/dashboard").text
+    assert client.get("/le/stats").status_code == 200
     client.cookies.clear()
     assert client.get("/le/queue", follow_redirects=False).headers["location"].startswith("/login")
 

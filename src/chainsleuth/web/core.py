@@ -79,6 +79,9 @@ class NavItem:
     #: URL prefixes that mark this entry as the current one.
     active_prefixes: tuple[str, ...] = ()
     order: int = 100
+    #: Hidden from agency-scoped users (law-enforcement officers) even when they hold ``permission``: for staff
+    #: pages behind a permission that officers share for their own agency (``le_request.read``).
+    staff_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ class _NavRegistry:
         groups: dict[str, list[dict[str, Any]]] = {}
         for item in sorted(self.items, key=lambda i: (i.order, i.label)):
             if item.permission is not None and not viewer.can(item.permission):
+                continue
+            if item.staff_only and viewer.principal.agency_id is not None:
                 continue
             prefixes = item.active_prefixes or (item.href,)
             active = any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)

@@ -417,5 +417,7 @@ register_section(DashboardSection("le_requests", "Law-enforcement requests by de
                                   "le/dashboard.html", _dashboard, order=40))  # fmt: skip
 register_nav(NavItem("Cooperate", "Triage queue", "/le/queue", "le_request.triage", ("/le/requests", "/le/packages"),
                      order=20))  # fmt: skip
-register_nav(NavItem("Cooperate", "Request statistics", "/le/stats", "le_request.triage", order=21))
+# le_request.read, as the page: auditors and compliance officers read the statistics too; officers hold the same
+# permission for their own agency's requests, but statistics across agencies are staff-only.
+register_nav(NavItem("Cooperate", "Request statistics", "/le/stats", "le_request.read", order=21, staff_only=True))
 register_nav(NavItem("Cooperate", "Officers", "/le/officers", "agency.manage", order=22))
