@@ -72,3 +72,20 @@ def test_a_generated_csv_world_ingests_like_its_jsonl_twin(tmp_path: Path) -> No
         else:
             assert left[key] == right[key], key
     assert sum(len(rows) for rows in right.values()) > 1_000
+
+
+def test_cli_reads_receipts_given_with_the_option(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from chainsleuth.cli.main import app
+
+    eth = _real_copy(tmp_path) / "ethereum"
+    files = [str(eth / f"{name}.csv") for name in ("blocks", "transactions", "token_transfers")]
+    args = ["ingest", "ethereum-etl", *files, "--tokens", str(eth / "tokens.csv")]
+    with_receipts, without = tmp_path / "with", tmp_path / "without"
+    result = CliRunner().invoke(app, [*args, "--receipts", str(eth / "receipts.csv"), "--store", str(with_receipts)])
+    assert result.exit_code == 0, result.output
+    assert CliRunner().invoke(app, [*args, "--store", str(without)]).exit_code == 0
+    statuses = ChainStore(with_receipts).table("ethereum", "transactions").column("status").to_pylist()
+    assert statuses == [1, 1, 1, 0, 1, 1]  # the failed transaction is known only from receipts.csv
+    assert ChainStore(without).table("ethereum", "transactions").column("status").to_pylist() != statuses

@@ -11,7 +11,7 @@ serialise them (``to_dict``) or render them.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,21 +185,47 @@ def address_id(store: ChainStore, chain: str, address: str) -> int:
     return local
 
 
-def cluster_array(inv: Investigation, chain: str) -> Any:
-    """The address → cluster id array of ``chain``; NotFoundError when the chain was never clustered."""
-    array = inv.clusters.get(chain)
+def _clustering(clusters: Mapping[str, Any], chain: str) -> Any:
+    array = clusters.get(chain)
     if array is None:
         raise NotFoundError("no clustering for this chain yet: run `chainsleuth chain cluster run`", chain=chain)
     return array
 
 
-def cluster_members(inv: Investigation, chain: str, cluster_id: int) -> Any:
-    """Dense ids of the members of ``cluster_id`` (its smallest address id), ascending."""
-    array = cluster_array(inv, chain)
+def _members(clusters: Mapping[str, Any], chain: str, cluster_id: int) -> Any:
+    array = _clustering(clusters, chain)
     if not 0 <= cluster_id < len(array) or int(array[cluster_id]) != cluster_id:
         raise NotFoundError("no such cluster (a cluster id is the smallest address id of its members)",
                             chain=chain, cluster_id=cluster_id)  # fmt: skip
     return np.flatnonzero(array == cluster_id).astype(np.int64)
+
+
+def cluster_array(inv: Investigation, chain: str) -> Any:
+    """The address → cluster id array of ``chain``; NotFoundError when the chain was never clustered."""
+    return _clustering(inv.clusters, chain)
+
+
+def cluster_members(inv: Investigation, chain: str, cluster_id: int) -> Any:
+    """Dense ids of the members of ``cluster_id`` (its smallest address id), ascending."""
+    return _members(inv.clusters, chain, cluster_id)
+
+
+def entity_members(store: ChainStore, clusters: Mapping[str, Any], chain: str, text: str, cluster: bool) -> list[int]:
+    """Members of ``cluster:<id>``, of an address's cluster (``cluster``), or the address alone (shared by the
+    HTTP routes and ``chainsleuth chain exposure|path``)."""
+    value = text.strip()
+    if value.startswith("cluster:"):
+        number = value.removeprefix("cluster:")
+        if not number.isdigit():
+            raise InvalidInputError("a cluster is written cluster:<id>", value=text)
+        return [int(m) for m in _members(clusters, chain, int(number))]
+    local = address_id(store, chain, value)
+    if not cluster:
+        return [local]
+    array = _clustering(clusters, chain)
+    if local >= len(array):  # newer than the clustering: a cluster of its own
+        return [local]
+    return [int(m) for m in _members(clusters, chain, int(array[local]))]
 
 
 def exposure(

@@ -70,8 +70,12 @@ def _read_answers(path: Path) -> Any:
 
 
 @contextmanager
-def academy(as_user: str | None, permission: str) -> Iterator[tuple[Academy, Actor]]:
-    """The academy of the configured deployment and who is acting."""
+def academy(
+    as_user: str | None, permission: str, *, cohort: str | None = None, trainee: str | None = None
+) -> Iterator[tuple[Academy, Actor]]:
+    """The academy of the configured deployment and who is acting, with the subject checked: ``cohort`` is
+    managed only by its instructor (:func:`check_instructor`), ``trainee`` acts only for themselves
+    (:func:`check_self`)."""
     settings = get_settings()
     engine = open_store(settings.resolved_database_url)
     configure_privacy(engine, settings)
@@ -86,7 +90,12 @@ def academy(as_user: str | None, permission: str) -> Iterator[tuple[Academy, Act
                 principal = Principal(user.username, user.display_name, Role(user.role), user.agency_id)
                 require(principal, permission)
                 actor = principal
-        yield Academy.from_settings(settings, engine), actor
+        acad = Academy.from_settings(settings, engine)
+        if cohort is not None:
+            check_instructor(acad, actor, cohort)
+        if trainee is not None:
+            check_self(actor, trainee)
+        yield acad, actor
     finally:
         engine.dispose()
 
@@ -150,8 +159,7 @@ def quiz_grade(
     if not isinstance(given, dict):
         raise InvalidInputError("the answers file must map question ids to answers")
     if cohort and trainee:
-        with academy(as_user, "academy.learn") as (acad, actor):
-            check_self(actor, trainee)
+        with academy(as_user, "academy.learn", trainee=trainee) as (acad, actor):
             emit(acad.quiz_feedback(cohort, trainee, acad.submit_quiz(cohort, trainee, module, given, actor=actor)))
     else:
         emit(grade_quiz(get_course(course).module(module), given).as_dict())
@@ -181,16 +189,14 @@ def cohort_enrol(
     as_user: As = None,
 ) -> None:
     """Enrol a trainee (a platform username or an offline id)."""
-    with academy(as_user, "academy.teach") as (acad, actor):
-        check_instructor(acad, actor, cohort)
+    with academy(as_user, "academy.teach", cohort=cohort) as (acad, actor):
         emit(acad.enrol(cohort, trainee, name, actor=actor))
 
 
 @cohort_app.command("progress")
 def cohort_progress(cohort: str, as_user: As = None) -> None:
     """Progress and scores per trainee and per exercise."""
-    with academy(as_user, "academy.teach") as (acad, actor):
-        check_instructor(acad, actor, cohort)
+    with academy(as_user, "academy.teach", cohort=cohort) as (acad, _):
         emit(acad.progress(cohort))
 
 
@@ -209,8 +215,7 @@ def worlds_generate(
     """Generate every trainee's world: simulate, renumber, split off the answer key, load and prepare their stores.
 
     A tiny world takes about 20 seconds (simulation, loading, tags, clustering and monitoring)."""
-    with academy(as_user, "academy.teach") as (acad, actor):
-        check_instructor(acad, actor, cohort)
+    with academy(as_user, "academy.teach", cohort=cohort) as (acad, actor):
         count = len(trainee) if trainee else len(acad.trainees(cohort))
         stages = len(WORLD_STAGES)
         with progress_bar() as bar:
@@ -228,16 +233,14 @@ def worlds_generate(
 @exercise_app.command("start")
 def exercise_start(cohort: str, trainee: str, exercise: str, as_user: As = None) -> None:
     """Start an exercise (the clock runs from now) and print its brief and the facts given."""
-    with academy(as_user, "academy.learn") as (acad, actor):
-        check_self(actor, trainee)
+    with academy(as_user, "academy.learn", trainee=trainee) as (acad, actor):
         emit(acad.start_exercise(cohort, trainee, exercise, actor=actor))
 
 
 @exercise_app.command("hint")
 def exercise_hint(cohort: str, trainee: str, exercise: str, as_user: As = None) -> None:
     """Reveal the next hint (its cost is deducted from the score)."""
-    with academy(as_user, "academy.learn") as (acad, actor):
-        check_self(actor, trainee)
+    with academy(as_user, "academy.learn", trainee=trainee) as (acad, actor):
         emit(acad.take_hint(cohort, trainee, exercise, actor=actor))
 
 
@@ -250,8 +253,7 @@ def exercise_submit(
     as_user: As = None,
 ) -> None:
     """Submit an answer; prints the grade, the feedback and the explanation (or why it was refused)."""
-    with academy(as_user, "academy.learn") as (acad, actor):
-        check_self(actor, trainee)
+    with academy(as_user, "academy.learn", trainee=trainee) as (acad, actor):
         emit(acad.submit(cohort, trainee, exercise, _read_answers(answer), actor=actor))
 
 
@@ -262,8 +264,7 @@ def grade_offline(
     as_user: As = None,
 ) -> None:
     """Grade a folder of collected answer files and record the results."""
-    with academy(as_user, "academy.teach") as (acad, actor):
-        check_instructor(acad, actor, cohort)
+    with academy(as_user, "academy.teach", cohort=cohort) as (acad, actor):
         results = acad.grade_offline(cohort, answers, actor=actor)
         emit(results)
         refused = sum(1 for r in results if r["status"] != "graded")
@@ -283,8 +284,7 @@ def certificate_issue(
     as_user: As = None,
 ) -> None:
     """Issue the certificate of a trainee who completed the course (and write the PDF)."""
-    with academy(as_user, "academy.teach") as (acad, actor):
-        check_instructor(acad, actor, cohort)
+    with academy(as_user, "academy.teach", cohort=cohort) as (acad, actor):
         issued_by = actor.username
         certificate = acad.issue_certificate(cohort, trainee, issued_by=issued_by, waive_requirements=waive,
                                              actor=actor)  # fmt: skip
@@ -302,8 +302,7 @@ def certificate_revoke(
     as_user: As = None,
 ) -> None:
     """Revoke a trainee's certificate: its code then fails verification, with the reason."""
-    with academy(as_user, "academy.teach") as (acad, actor):
-        check_instructor(acad, actor, cohort)
+    with academy(as_user, "academy.teach", cohort=cohort) as (acad, actor):
         serial = acad.certificate_of(cohort, trainee)["serial"]
         acad.revoke_certificate(serial, reason, actor=actor)
         emit(acad.certificate_of(cohort, trainee))
@@ -345,8 +344,7 @@ def run_in_sandbox(
     args = [a for a in ctx.args if a != "--"]
     if not args:
         raise InvalidInputError("name the chainsleuth command to run after --, e.g. -- chain trace ...")
-    with academy(as_user, "academy.learn") as (acad, actor):
-        check_self(actor, trainee)
+    with academy(as_user, "academy.learn", trainee=trainee) as (acad, _):
         place = acad.world(cohort, trainee)
         if not place.ready or not (place.sandbox / "chainsleuth.toml").is_file():
             raise InvalidInputError("this trainee's world is not generated yet", cohort=cohort, trainee=trainee)

@@ -144,6 +144,13 @@ def ethereum_etl(
         dir_okay=False,
         help="ethereum-etl traces export (.jsonl or .csv): ETH moved by contracts becomes 'internal' transfers.",
     ),
+    receipts: Path | None = typer.Option(
+        None,
+        "--receipts",
+        exists=True,
+        dir_okay=False,
+        help="ethereum-etl receipts export: each transaction's status and gas used (a failed one moves nothing).",
+    ),
     store_dir: Path | None = StoreOption,
     batch_size: int = BatchOption,
 ) -> None:
@@ -151,7 +158,8 @@ def ethereum_etl(
 
     Without --traces only top-level ETH transfers and token logs are stored, so value a contract forwards
     (a multisig paying out, a mixer's withdrawal) is invisible to tracing; pass the traces export to add
-    those internal transfers (failed, reverted, delegate and static calls are skipped).
+    those internal transfers (failed, reverted, delegate and static calls are skipped). Plain ethereum-etl
+    keeps transaction status in its receipts export: pass it with --receipts so failed transactions are known.
     """
     with chain_progress() as update:
         report = ingest_ethereum_etl(
@@ -161,6 +169,7 @@ def ethereum_etl(
             chain_store(store_dir),
             tokens_path=tokens,
             traces_path=traces,
+            receipts_path=receipts,
             batch_size=batch_size,
             progress=update,
         )

@@ -20,7 +20,7 @@ from chainsleuth.config import get_settings
 from chainsleuth.lawenforcement import agencies, notify, officers, packages, responses, stats, triage
 from chainsleuth.lawenforcement import requests as le_requests
 from chainsleuth.lawenforcement.matrix import load_matrix
-from chainsleuth.lawenforcement.targets import KIND_OF_COLUMN, parse_row, parse_targets_csv
+from chainsleuth.lawenforcement.targets import parse_correction, parse_targets_csv
 from chainsleuth.privacy.policy import is_agency_scoped, require
 from chainsleuth.store.chainstore import ChainStore
 
@@ -234,10 +234,8 @@ def correct(
     value: str = typer.Option(...), chain: str = typer.Option("", help="bitcoin or ethereum (addresses, hashes)"),
 ) -> None:  # fmt: skip
     """Correct a rejected target row (the submitting officer, or the response team)."""
-    if column not in KIND_OF_COLUMN:
-        raise typer.BadParameter(f"column is one of {', '.join(KIND_OF_COLUMN)}")
     with acting(as_user) as (session, who):
-        parsed = parse_row(0, {column: value, "chain": chain})[0]
+        parsed = parse_correction(column, value, chain)
         target = le_requests.correct_target(session, who, ref, target_id, parsed)
         emit(le_requests.target_view(target, officer=is_agency_scoped(who)))
 

@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from chainsleuth.api.investigate import parse_time
+from chainsleuth.api.investigate import entity_members, parse_time
 from chainsleuth.chain.attribution.records import TagRecord
 from chainsleuth.chain.clustering.persist import cluster_arrays
 from chainsleuth.chain.exposure import ExposurePolicy, entity_exposure
@@ -43,7 +43,7 @@ from chainsleuth.chain.tracing import (
 )
 from chainsleuth.cli.console import console
 from chainsleuth.config import get_settings
-from chainsleuth.errors import InvalidInputError, NotFoundError
+from chainsleuth.errors import InvalidInputError
 from chainsleuth.store.chainstore import ChainStore
 
 app = typer.Typer(help="Trace funds, rate exposure, and search paths between addresses.", no_args_is_help=True)
@@ -262,38 +262,8 @@ def trace_cmd(
     _print_trace(result, show_paths)
 
 
-def _cluster_members(ctx: Context, chain: str, text: str) -> list[int]:
-    """The members of ``cluster:<id>`` (a cluster id is the smallest address id of its members)."""
-    number = text.strip().removeprefix("cluster:")
-    if not number.isdigit():
-        raise InvalidInputError("a cluster is written cluster:<id>", value=text)
-    array = ctx.clusters.get(chain)
-    if array is None:
-        raise NotFoundError("no clustering for this chain: run `chainsleuth chain cluster run` first", chain=chain)
-    cluster_id = int(number)
-    if not 0 <= cluster_id < len(array) or int(array[cluster_id]) != cluster_id:
-        raise NotFoundError(
-            "no such cluster (a cluster id is the smallest address id of its members)",
-            chain=chain,
-            cluster_id=cluster_id,
-        )
-    return [int(a) for a in (array == cluster_id).nonzero()[0].tolist()]
-
-
 def _entity_addresses(ctx: Context, chain: str, address: str, cluster: bool) -> list[int]:
-    if address.strip().startswith("cluster:"):
-        return _cluster_members(ctx, chain, address)
-    local = ctx.store.address_id(chain, address)
-    if local is None:
-        raise NotFoundError("address not in the chain store", chain=chain, address=address)
-    if not cluster:
-        return [local]
-    array = ctx.clusters.get(chain)
-    if array is None:
-        raise NotFoundError("no clustering for this chain: run `chainsleuth chain cluster run` first", chain=chain)
-    if local >= len(array):  # newer than the clustering: a cluster of its own
-        return [local]
-    return [int(a) for a in (array == array[local]).nonzero()[0].tolist()]
+    return entity_members(ctx.store, ctx.clusters, chain, address, cluster)
 
 
 @app.command("exposure")

@@ -93,7 +93,9 @@ def verify(
     from chainsleuth.errors import MalformedFileError
     from chainsleuth.world.verify import verify_world
 
-    with progress_bar() as bar:
+    bar = progress_bar()
+    bar.disable = not bar.console.is_terminal  # as stage_bar: a pipe or log gets no last frame in its output
+    with bar:
         task = bar.add_task("verifying", total=None)
 
         def progress(done: int, total: int, stage: str) -> None:

@@ -103,6 +103,17 @@ def normalise_target(kind: str, raw: str, chain: str | None) -> tuple[str, str |
     raise ValueError(f"unknown target kind {kind!r}")
 
 
+def parse_correction(column: str, value: str, chain: str = "") -> ParsedTarget:
+    """One corrected target, checked exactly like a CSV row with that single column (API, CLI and portal).
+
+    InvalidInputError when ``column`` is not a target column; the returned target carries the row's error, if
+    any, as :func:`parse_row` reports it.
+    """
+    if column not in KIND_OF_COLUMN:
+        raise InvalidInputError("column is one of " + ", ".join(KIND_OF_COLUMN), field="column")
+    return parse_row(0, {column: value, "chain": chain})[0]
+
+
 def parse_row(row_number: int, row: Mapping[str, str | None]) -> list[ParsedTarget]:
     """The targets (and errors) of one row."""
     cells = {key: (value or "").strip() for key, value in row.items() if key}

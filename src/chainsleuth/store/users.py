@@ -17,7 +17,7 @@ import secrets
 import time
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.orm import Session
 
@@ -215,7 +215,12 @@ def seed_demo_users(session: Session) -> list[tuple[str, str, Role]]:
 
 
 def _admin_count(session: Session) -> int:
-    return len(session.scalars(select(User.id).where(User.role == Role.ADMIN.value, User.active.is_(True))).all())
+    return (
+        session.scalar(
+            select(func.count()).select_from(User).where(User.role == Role.ADMIN.value, User.active.is_(True))
+        )
+        or 0
+    )
 
 
 def has_active_admin(session: Session) -> bool:

@@ -9,7 +9,6 @@ written to the audit log; failed guesses are not (they would let anyone fill the
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Annotated
 
 import pyotp
@@ -21,7 +20,7 @@ from chainsleuth.errors import AuthenticationError
 from chainsleuth.privacy import audit
 from chainsleuth.privacy.policy import SystemActor, UserActor, permissions_of
 from chainsleuth.store.models.users import Role, User
-from chainsleuth.store.users import authenticate, normalize_username
+from chainsleuth.store.users import authenticate, normalize_username, totp_step
 from chainsleuth.web.core import (
     DbSession,
     Viewer,
@@ -60,20 +59,8 @@ def _actor(user: User) -> UserActor:
 
 def verify_totp(manager: SessionManager, username: str, secret: str, code: str) -> bool:
     """Whether ``code`` is valid now (one 30 s step of drift) and was not used before by this user."""
-    at = manager.clock()
-    totp = pyotp.TOTP(secret)
-    cleaned = code.replace(" ", "").strip()
-    if not cleaned.isdigit() or len(cleaned) != 6:
-        return False
-    for drift in (0, -1, 1):
-        counter = totp.timecode(_from_ts(at)) + drift
-        if pyotp.utils.strings_equal(totp.generate_otp(counter), cleaned):
-            return manager.use_totp_counter(username, counter)
-    return False
-
-
-def _from_ts(at: float) -> datetime:
-    return datetime.fromtimestamp(at, UTC)
+    step = totp_step(secret, code, at=manager.clock())
+    return step is not None and manager.use_totp_counter(username, step)
 
 
 def _login_page(

@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session
 
 from chainsleuth.api.deps import note_refusal
 from chainsleuth.api.errors import http_status_for
-from chainsleuth.errors import ChainsleuthError, InvalidInputError, PermissionDeniedError
+from chainsleuth.errors import ChainsleuthError, PermissionDeniedError
 from chainsleuth.lawenforcement import officers, packages, responses
 from chainsleuth.lawenforcement import requests as le_requests
 from chainsleuth.lawenforcement.agencies import get_agency
 from chainsleuth.lawenforcement.matrix import CATEGORIES, load_matrix
-from chainsleuth.lawenforcement.targets import COLUMNS, parse_row, parse_targets_csv
+from chainsleuth.lawenforcement.targets import COLUMNS, parse_correction, parse_targets_csv
 from chainsleuth.store.chainstore import ChainStore
 from chainsleuth.store.models.lawenforcement import REQUEST_TYPES, LeOfficer
 from chainsleuth.store.models.users import Role, User
@@ -57,7 +57,6 @@ NOTICES = {
     "totp": "Your authenticator is confirmed.",
     "email": "A verification code was sent to your address: open it to keep using the portal.",
 }
-TARGET_COLUMNS = tuple(c for c in COLUMNS if c != "chain")
 FORM_FIELDS = ("request_type", "legal_basis", "legal_reference", "jurisdiction", "case_number", "offence",
                "description", "date_from", "date_to", "requested_deadline", "non_disclosure_until",
                "parent_reference", "seizure_chain", "seizure_address")  # fmt: skip
@@ -355,9 +354,7 @@ def correct_target(
 ) -> Response:  # fmt: skip
     """Correct one rejected row: the value is checked exactly like a row of the CSV."""
     try:
-        if column not in TARGET_COLUMNS:
-            raise InvalidInputError("choose what the value is: " + ", ".join(TARGET_COLUMNS), field="column")
-        parsed = parse_row(0, {column: value, "chain": chain})[0]
+        parsed = parse_correction(column, value, chain)
         le_requests.correct_target(db, viewer.principal, request_id, target_id, parsed)
     except ChainsleuthError as error:
         note_refusal(db, error)

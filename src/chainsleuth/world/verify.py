@@ -79,12 +79,13 @@ def verify_world(directory: Path | str, progress: Progress | None = None) -> Rep
     event_ids = {e["event_id"] for e in events}
     with step("ground truth", out / "ground_truth"):
         incidents = read_incidents(out)
-        _check_truth(out, report, incidents, btc_txs, eth_txs, event_ids)
+        owners = _owners(out)
+        _check_truth(out, report, incidents, owners, btc_txs, eth_txs, event_ids)
     with step("labels", out / "ground_truth"):
         customers = {str(r["customer_id"]) for r in read_table(out / "exchange", "customers")}
         check_labels(out, report, incidents, customers, event_ids)
     with step("tagpacks", out / "tagpacks"):
-        check_tagpacks(out, report, _owners(out))
+        check_tagpacks(out, report, owners)
     step.finish()
     return report
 
@@ -285,9 +286,9 @@ def _check_deposits(
             booked[(e["tx_hash"], e["address"])] += amount
             if (e["chain"], e["address"]) not in ours:
                 report.fail(f"deposit {e['event_id']} to an address that is not ours")
-    owners = _owners(out)
+    our_entity = _our_entity(out)
     hot = {
-        a for (c, a), (ent, role) in owners.items() if role in ("hot_wallet", "cold_wallet") and ent == _our_entity(out)
+        a for (c, a), (ent, role) in _owners(out).items() if role in ("hot_wallet", "cold_wallet") and ent == our_entity
     }
     on_chain: dict[tuple[str, str], int] = {}
     for (h, address), value in btc_paid.items():
@@ -315,9 +316,14 @@ def _our_entity(out: Path) -> str:
 
 
 def _check_truth(
-    out: Path, report: Report, incidents: list[dict[str, Any]], btc: set[str], eth: set[str], event_ids: set[str]
+    out: Path,
+    report: Report,
+    incidents: list[dict[str, Any]],
+    owners: dict[tuple[str, str], tuple[str, str]],
+    btc: set[str],
+    eth: set[str],
+    event_ids: set[str],
 ) -> None:
-    owners = _owners(out)
     for tx in read_records(out, "bitcoin/transactions"):
         for part in (*tx["inputs"], *tx["outputs"]):
             for address in part["addresses"]:

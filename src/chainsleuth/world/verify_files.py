@@ -53,18 +53,22 @@ def read_records(directory: Path, base: str) -> Iterator[dict[str, Any]]:
     path = directory / f"{base}.csv"
     if not path.exists():
         raise _missing(jsonl.with_suffix(".{jsonl,csv}"))
+    for number, row in _csv_rows(path):
+        try:
+            yield {k: _parse_csv(k, v) for k, v in row.items()}
+        except json.JSONDecodeError as error:
+            raise MalformedFileError(f"bad JSON in a field: {error}", path=str(path), line=number) from None
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows of a CSV file with their line numbers; MalformedFileError (with the line) on a broken row."""
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         try:
             for row in reader:
                 if None in row or None in row.values():  # more or fewer fields than the header
                     raise MalformedFileError("wrong number of fields", path=str(path), line=reader.line_num)
-                try:
-                    yield {k: _parse_csv(k, v) for k, v in row.items()}
-                except json.JSONDecodeError as error:
-                    raise MalformedFileError(
-                        f"bad JSON in a field: {error}", path=str(path), line=reader.line_num
-                    ) from None
+                yield reader.line_num, row
         except (csv.Error, UnicodeDecodeError) as error:
             raise MalformedFileError(f"not valid CSV: {error}", path=str(path), line=reader.line_num) from None
 
@@ -96,17 +100,7 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
     """A CSV file as dicts, empty fields as None; MalformedFileError (with the line) on a broken row."""
     if not path.exists():
         raise _missing(path)
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        try:
-            for row in reader:
-                if None in row or None in row.values():
-                    raise MalformedFileError("wrong number of fields", path=str(path), line=reader.line_num)
-                rows.append({k: (v if v != "" else None) for k, v in row.items()})
-        except (csv.Error, UnicodeDecodeError) as error:
-            raise MalformedFileError(f"not valid CSV: {error}", path=str(path), line=reader.line_num) from None
-    return rows
+    return [{k: (v if v != "" else None) for k, v in row.items()} for _, row in _csv_rows(path)]
 
 
 def check_hashes(out: Path, manifest: WorldManifest, report: Report) -> None:

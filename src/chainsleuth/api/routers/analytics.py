@@ -56,19 +56,7 @@ def _investigation(request: Request, session: Session, store: ChainStore, chain:
 
 def _entity(inv: inv_.Investigation, chain: str, text: str, cluster: bool) -> list[int]:
     """Members of ``cluster:<id>``, of an address's cluster (``cluster``), or the address alone."""
-    value = text.strip()
-    if value.startswith("cluster:"):
-        number = value.removeprefix("cluster:")
-        if not number.isdigit():
-            raise InvalidInputError("a cluster is written cluster:<id>", value=text)
-        return [int(m) for m in inv_.cluster_members(inv, chain, int(number))]
-    local = inv_.address_id(inv.store, chain, value)
-    if not cluster:
-        return [local]
-    array = inv_.cluster_array(inv, chain)
-    if local >= len(array):  # newer than the clustering: a cluster of its own
-        return [local]
-    return [int(m) for m in inv_.cluster_members(inv, chain, int(array[local]))]
+    return inv_.entity_members(inv.store, inv.clusters, chain, text, cluster)
 
 
 @router.get("/graph-cache", summary="The cached flow graph")

@@ -9,6 +9,7 @@ failures are audited (failures under ``system:api-login``, naming the attempted 
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Header, Request
@@ -50,8 +51,6 @@ def _throttle(request: Request) -> tuple[LoginThrottle, SessionManager | None]:
         return manager.throttle, manager
     throttle: LoginThrottle | None = getattr(request.app.state, "api_login_throttle", None)
     if throttle is None:
-        import time
-
         throttle = LoginThrottle(SessionConfig(), time.time)
         request.app.state.api_login_throttle = throttle
     return throttle, None

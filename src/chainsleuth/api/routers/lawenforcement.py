@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 from chainsleuth.api.deps import Principal, get_chain_store, get_session, get_settings
 from chainsleuth.api.permissions import requires
 from chainsleuth.config import Settings
-from chainsleuth.errors import InvalidInputError, PayloadTooLargeError
+from chainsleuth.errors import PayloadTooLargeError
 from chainsleuth.lawenforcement import agencies, notify, officers, packages, responses, stats, triage
 from chainsleuth.lawenforcement import requests as le_requests
 from chainsleuth.lawenforcement.matrix import load_matrix
-from chainsleuth.lawenforcement.targets import KIND_OF_COLUMN, parse_row, parse_targets_csv
+from chainsleuth.lawenforcement.targets import parse_correction, parse_targets_csv
 from chainsleuth.privacy.policy import is_agency_scoped
 from chainsleuth.store.chainstore import ChainStore
 
@@ -213,9 +213,7 @@ def get_request(request_id: str, who: Reader, session: DbSession) -> dict[str, A
 
 @router.post("/requests/{request_id}/targets/{target_id}", summary="Correct a rejected target row")
 def correct_target(request_id: str, target_id: int, who: Reader, session: DbSession, body: TargetIn) -> dict[str, Any]:
-    if body.column not in KIND_OF_COLUMN:
-        raise InvalidInputError("column is one of " + ", ".join(KIND_OF_COLUMN), field="column")
-    parsed = parse_row(0, {body.column: body.value, "chain": body.chain})[0]
+    parsed = parse_correction(body.column, body.value, body.chain)
     target = le_requests.correct_target(session, who, request_id, target_id, parsed)
     return le_requests.target_view(target, officer=is_agency_scoped(who))
 
